@@ -1,0 +1,6 @@
+"""``python -m hubcheck``: the same entry point as the ``hubcheck`` console script."""
+
+from hubcheck.cli import main
+
+if __name__ == "__main__":
+    main()

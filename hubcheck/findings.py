@@ -1,0 +1,86 @@
+"""The one record of a lint finding, shared by every command, format and the pytest plugin."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is; ``warning`` and ``error`` make ``hubcheck lint`` exit 1."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def fails(self) -> bool:
+        return self is not Severity.INFO
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule violation at one place."""
+
+    code: str
+    """Rule code, e.g. ``HUB203``."""
+    name: str
+    """Rule name, e.g. ``cwd-relative-path``."""
+    severity: Severity
+    message: str
+    """What is wrong here, in one sentence."""
+    path: str
+    """File, relative to the repo root, with forward slashes."""
+    line: int | None
+    """1-based line, or None for findings about a whole file or the repo."""
+    column: int | None
+    """1-based column, or None."""
+    entrypoint: str | None = None
+    """The entry point whose code holds the problem, when there is one."""
+    fix: str | None = None
+    """What to write instead, in one sentence."""
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.line or 0, self.column or 0, self.code, self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity.value,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "entrypoint": self.entrypoint,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class FindingSummary:
+    """Counts of findings by severity."""
+
+    errors: int
+    warnings: int
+    infos: int
+
+    @classmethod
+    def of(cls, findings: tuple[Finding, ...] | list[Finding]) -> FindingSummary:
+        return cls(
+            errors=sum(f.severity is Severity.ERROR for f in findings),
+            warnings=sum(f.severity is Severity.WARNING for f in findings),
+            infos=sum(f.severity is Severity.INFO for f in findings),
+        )
+
+    @property
+    def total(self) -> int:
+        return self.errors + self.warnings + self.infos
+
+    @property
+    def fails(self) -> bool:
+        return bool(self.errors or self.warnings)
+
+    def to_json(self) -> dict[str, int]:
+        return {"total": self.total, "error": self.errors, "warning": self.warnings, "info": self.infos}

@@ -1,0 +1,212 @@
+"""Which code runs when hubconf is imported, and which code each entry point reaches.
+
+Rules such as HUB203 (cwd-relative paths) and HUB204 (unguarded CUDA) only
+matter in code that users actually run through torch.hub: hubconf's module
+level, the repo modules it imports, and the functions and classes the entry
+points refer to, followed across the repo's own modules. Code in other
+packages is not the repo's to fix and is never visited.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hubcheck.static.model import HubconfModel
+from hubcheck.static.modules import ModuleIndex, resolve_from_module, statement_bound_names
+
+_FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+@dataclass(frozen=True)
+class CodeUnit:
+    """A piece of repo code that runs: a module's import-time statements, a function or a class."""
+
+    path: Path
+    node: ast.AST = field(compare=False, repr=False)
+    import_time: bool
+    """Module-level statements, run when the module is imported."""
+    entrypoint: str | None
+    """The first entry point (alphabetically) that reaches this code; None for import-time code."""
+    module: str | None
+    """Dotted module name; None for hubconf.py."""
+
+    def walk(self) -> Iterator[tuple[ast.AST, tuple[ast.AST, ...]]]:
+        """Every node of the unit with its ancestors (outermost first).
+
+        Import-time units skip function bodies (they run later, if at all) but keep
+        class bodies and decorators, which run at import.
+        """
+        yield from _walk(self.node, (), self.import_time)
+
+
+def _walk(node: ast.AST, ancestors: tuple[ast.AST, ...], import_time: bool):
+    for child in ast.iter_child_nodes(node):
+        if import_time and isinstance(child, _FunctionNode):
+            for decorator in getattr(child, "decorator_list", ()):
+                yield decorator, ancestors + (node,)
+                yield from _walk(decorator, ancestors + (node,), import_time)
+            for default in _defaults(child):
+                yield default, ancestors + (node,)
+                yield from _walk(default, ancestors + (node,), import_time)
+            continue
+        yield child, ancestors + (node,)
+        yield from _walk(child, ancestors + (node,), import_time)
+
+
+def _defaults(function: ast.AST) -> list[ast.expr]:
+    args = function.args
+    return [d for d in list(args.defaults) + list(args.kw_defaults) if d is not None]
+
+
+class _ModuleScope:
+    """Top-level names of one repo module, for following references."""
+
+    def __init__(self, path: Path, module: str | None, tree: ast.Module) -> None:
+        self.path = path
+        self.module = module
+        self.tree = tree
+        self.bindings: dict[str, ast.stmt] = {}
+        for stmt in _module_statements(tree.body):
+            for name in statement_bound_names(stmt):
+                self.bindings[name] = stmt
+
+
+def _module_statements(body):
+    for stmt in body:
+        yield stmt
+        for field_name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field_name, None)
+            if isinstance(inner, list) and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                yield from _module_statements(inner)
+        for handler in getattr(stmt, "handlers", ()) or ():
+            yield from _module_statements(handler.body)
+
+
+class Reach:
+    """The code units of a repo reached from hubconf's import and its entry points."""
+
+    def __init__(self, model: HubconfModel, index: ModuleIndex) -> None:
+        self.model = model
+        self.index = index
+        self._scopes: dict[Path, _ModuleScope] = {}
+        self.units: tuple[CodeUnit, ...] = tuple(self._collect())
+
+    def _scope(self, path: Path, module: str | None) -> _ModuleScope | None:
+        if path not in self._scopes:
+            tree = self.model.tree if path == self.model.path else self.index.tree(path)
+            if tree is None:
+                return None
+            self._scopes[path] = _ModuleScope(path, module, tree)
+        return self._scopes[path]
+
+    def _collect(self) -> list[CodeUnit]:
+        units: list[CodeUnit] = []
+        seen: set[tuple[Path, int]] = set()
+        queue: deque[tuple[Path, str | None, ast.AST, bool, str | None]] = deque()
+
+        def enqueue(path: Path, module: str | None, node: ast.AST, import_time: bool, entrypoint: str | None) -> None:
+            key = (path, id(node))
+            if key not in seen:
+                seen.add(key)
+                queue.append((path, module, node, import_time, entrypoint))
+
+        enqueue(self.model.path, None, self.model.tree, True, None)
+        for imported in self.model.imports:
+            if imported.local and imported.module_level:
+                self._enqueue_module(imported.name, enqueue)
+        for entry in self.model.entrypoints:
+            definition = entry.definition
+            if definition is not None and definition.local:
+                enqueue(definition.path, definition.module, definition.node, False, entry.name)
+
+        while queue:
+            path, module, node, import_time, entrypoint = queue.popleft()
+            unit = CodeUnit(path, node, import_time, entrypoint, module)
+            units.append(unit)
+            scope = self._scope(path, module)
+            if scope is None:
+                continue
+            for child, _ in unit.walk():
+                if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
+                    self._follow_name(scope, child.id, entrypoint, enqueue)
+                elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
+                    self._follow_attribute(scope, child.value.id, child.attr, entrypoint, enqueue)
+                elif isinstance(child, (ast.Import, ast.ImportFrom)) and not import_time:
+                    # A function-level import of a repo module runs that module's top level.
+                    for name in _imported_module_names(child, scope, self.index):
+                        self._enqueue_module(name, enqueue)
+        return units
+
+    def _enqueue_module(self, name: str, enqueue) -> None:
+        found = self.index.find(name)
+        if found is None or not found.local or found.path is None:
+            return
+        tree = self.index.tree(found.path)
+        if tree is None:
+            return
+        enqueue(found.path, name, tree, True, None)
+        scope = self._scope(found.path, name)
+        for stmt in _module_statements(tree.body):
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                for imported in _imported_module_names(stmt, scope, self.index):
+                    self._enqueue_module(imported, enqueue)
+
+    def _follow_name(self, scope: _ModuleScope, name: str, entrypoint: str | None, enqueue) -> None:
+        stmt = scope.bindings.get(name)
+        if stmt is None:
+            return
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            enqueue(scope.path, scope.module, stmt, False, entrypoint)
+        elif isinstance(stmt, ast.ImportFrom):
+            source = _from_source(stmt, scope, self.index)
+            for alias in stmt.names:
+                if (alias.asname or alias.name) == name and source:
+                    self._follow_definition(source, alias.name, entrypoint, enqueue)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(getattr(stmt, "value", None), ast.Lambda):
+            enqueue(scope.path, scope.module, stmt.value, False, entrypoint)
+
+    def _follow_attribute(self, scope: _ModuleScope, base: str, attr: str, entrypoint, enqueue) -> None:
+        stmt = scope.bindings.get(base)
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname == base:
+                    self._follow_definition(alias.name, attr, entrypoint, enqueue)
+                elif alias.asname is None and alias.name == base:
+                    self._follow_definition(base, attr, entrypoint, enqueue)
+        elif isinstance(stmt, ast.ImportFrom):
+            source = _from_source(stmt, scope, self.index)
+            for alias in stmt.names:
+                if (alias.asname or alias.name) == base and source:
+                    self._follow_definition(f"{source}.{alias.name}", attr, entrypoint, enqueue)
+
+    def _follow_definition(self, module: str, name: str, entrypoint, enqueue) -> None:
+        found = self.index.find(module)
+        if found is None or not found.local:
+            return
+        info = self.index.lookup(module, name)
+        if info.definition is not None and info.local and info.path is not None:
+            enqueue(info.path, info.module, info.definition, False, entrypoint)
+
+
+def _from_source(stmt: ast.ImportFrom, scope: _ModuleScope, index: ModuleIndex) -> str | None:
+    if stmt.level == 0 or scope.module is None:
+        return stmt.module
+    found = index.find(scope.module)
+    return resolve_from_module(found, stmt) if found else None
+
+
+def _imported_module_names(stmt: ast.Import | ast.ImportFrom, scope: _ModuleScope | None, index: ModuleIndex) -> list[str]:
+    if isinstance(stmt, ast.Import):
+        return [alias.name for alias in stmt.names]
+    source = _from_source(stmt, scope, index) if scope is not None else stmt.module
+    if not source:
+        return []
+    names = [source]
+    for alias in stmt.names:
+        if alias.name != "*" and index.find(f"{source}.{alias.name}") is not None:
+            names.append(f"{source}.{alias.name}")
+    return names
