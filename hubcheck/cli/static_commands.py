@@ -1,0 +1,171 @@
+"""``list``, ``help``, ``lint`` and ``rules``: the commands that never run repo code."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hubcheck.cli.common import (
+    OutputOption,
+    RefreshOption,
+    RepoArgument,
+    emit,
+    fail,
+    handles_errors,
+    path_prefix,
+    resolve_repo,
+    split_codes,
+)
+from hubcheck.errors import ExitCode, UsageError
+from hubcheck.report import LintFormat
+
+
+class ListFormat(str, enum.Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+class RulesFormat(str, enum.Enum):
+    TEXT = "text"
+    JSON = "json"
+
+
+PythonOption = Annotated[
+    str | None,
+    typer.Option("--python", help="Interpreter that imports hubconf for --dynamic (default: this one)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_command)
+    app.command("help")(help_command)
+    app.command("lint")(lint_command)
+    app.command("rules")(rules_command)
+
+
+@handles_errors
+def list_command(
+    repo: RepoArgument = ".",
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
+    dynamic: Annotated[bool, typer.Option(
+        "--dynamic", help="Import hubconf the torch.hub way, in a separate process, and list what it really holds."
+    )] = False,
+    python: PythonOption = None,
+    refresh: RefreshOption = False,
+) -> None:
+    """List the entry points torch.hub.list would return, read statically (no repo code runs)."""
+    from hubcheck.listing import dynamic_listing, static_listing
+    from hubcheck.resolve import require_hubconf
+
+    resolved = resolve_repo(repo, refresh)
+    require_hubconf(resolved)
+    listing = dynamic_listing(resolved, python=python) if dynamic else static_listing(resolved)
+    if format is ListFormat.JSON:
+        emit(json.dumps(listing.to_json(), indent=2) + "\n", None)
+        return
+    from rich.console import Console
+
+    from hubcheck.report.table import listing_table
+
+    console = Console()
+    console.print(listing_table(listing))
+    for note in listing.notes:
+        console.print(f"incomplete: {note}", markup=False, highlight=False)
+    if not listing.complete:
+        console.print("The static list may be incomplete: `hubcheck list --dynamic` imports hubconf "
+                      "the torch.hub way in a separate process.", markup=False, highlight=False)
+
+
+@handles_errors
+def help_command(
+    repo: Annotated[str, typer.Argument(metavar="REPO", help="A local directory, `owner/name[:ref]` or `git+URL[@REF]`.")],
+    entrypoint: Annotated[str, typer.Argument(metavar="ENTRYPOINT", help="The entry point's name.")],
+    dynamic: Annotated[bool, typer.Option(
+        "--dynamic", help="Import hubconf in a separate process and print the real __doc__."
+    )] = False,
+    python: PythonOption = None,
+    refresh: RefreshOption = False,
+) -> None:
+    """Print an entry point's docstring, as torch.hub.help would return it."""
+    from hubcheck.listing import dynamic_listing, static_listing
+    from hubcheck.resolve import require_hubconf
+
+    resolved = resolve_repo(repo, refresh)
+    require_hubconf(resolved)
+    listing = dynamic_listing(resolved, python=python) if dynamic else static_listing(resolved)
+    entry = listing.get(entrypoint)
+    if entry is None:
+        names = [e.name for e in listing.entrypoints]
+        close = difflib.get_close_matches(entrypoint, names, n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        if not listing.complete and not dynamic:
+            hint += " (the static list is incomplete: try --dynamic)"
+        raise UsageError(f"no entry point {entrypoint!r} in {repo}{hint} (`hubcheck list {repo}` shows them all)")
+    if entry.doc is None:
+        raise fail(f"entry point {entrypoint!r} has no docstring{entry.missing_doc_detail}", ExitCode.PROBLEMS)
+    typer.echo(entry.doc)
+
+
+@handles_errors
+def lint_command(
+    repo: RepoArgument = ".",
+    select: Annotated[list[str] | None, typer.Option(
+        "--select", help="Rule codes or prefixes to run, comma-separated or repeated (replaces [lint] select)."
+    )] = None,
+    ignore: Annotated[list[str] | None, typer.Option(
+        "--ignore", help="Rule codes or prefixes to skip (added to [lint] ignore)."
+    )] = None,
+    format: Annotated[LintFormat, typer.Option("--format", "-f", help="Output format.")] = LintFormat.TEXT,
+    output: OutputOption = None,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when problems are found.")] = False,
+    refresh: RefreshOption = False,
+) -> None:
+    """Check hubconf.py against the rule set, without running any repo code."""
+    from hubcheck.lint import lint_repo
+    from hubcheck.report.rendering import render_report
+    from hubcheck.results import Report
+    from hubcheck.rules import validate_code_selector
+
+    selected = split_codes(select)
+    ignored = split_codes(ignore)
+    for code in selected + ignored:
+        problem = validate_code_selector(code)
+        if problem:
+            raise UsageError(problem)
+    resolved = resolve_repo(repo, refresh)
+    result = lint_repo(resolved.path, select=selected or None, ignore=ignored)
+    report = Report(command="lint", repo=resolved.to_json(), findings=result.findings)
+    emit(render_report(report, format.value, path_prefix(resolved.path)), output)
+    if report.exit_code and not exit_zero:
+        raise typer.Exit(int(report.exit_code))
+
+
+@handles_errors
+def rules_command(
+    code: Annotated[str | None, typer.Argument(metavar="[CODE]", help="Explain one rule, e.g. HUB203.")] = None,
+    format: Annotated[RulesFormat, typer.Option("--format", "-f", help="Output format.")] = RulesFormat.TEXT,
+) -> None:
+    """List the lint rules, or explain one: what it does, why, an example and the fix."""
+    from hubcheck.report.rules_text import format_rule, format_rule_json, format_rules_table
+    from hubcheck.rules import ALL_RULES, get_rule
+
+    if code is None:
+        if format is RulesFormat.JSON:
+            emit(json.dumps([format_rule_json(r) for r in ALL_RULES], indent=2) + "\n", None)
+        else:
+            emit(format_rules_table(ALL_RULES), None)
+        return
+    rule = get_rule(code)
+    if rule is None:
+        close = difflib.get_close_matches(code.upper(), [r.code for r in ALL_RULES], n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise UsageError(f"unknown rule code {code!r}{hint} (`hubcheck rules` lists them)")
+    if format is RulesFormat.JSON:
+        emit(json.dumps(format_rule_json(rule), indent=2) + "\n", None)
+    else:
+        emit(format_rule(rule), None)

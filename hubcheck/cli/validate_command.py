@@ -1,0 +1,118 @@
+"""``hubcheck validate``: run every entry point in an isolated worker and check what users would hit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hubcheck.cli.common import OutputOption, RefreshOption, RepoArgument, emit, handles_errors, path_prefix, resolve_repo
+from hubcheck.report import ValidateFormat
+
+DeviceOption = Annotated[
+    list[str] | None,
+    typer.Option("--device", "-d", help="cpu, cuda, cuda:N, mps or auto (cpu plus every accelerator); repeatable."),
+]
+EntrypointOption = Annotated[
+    list[str] | None, typer.Option("--entrypoint", "-e", help="Check only this entry point; repeatable.")
+]
+SelectOption = Annotated[
+    list[str] | None,
+    typer.Option("--select-entrypoints", help="Check only entry points matching this glob, e.g. 'resnet*'; repeatable."),
+]
+ExcludeOption = Annotated[
+    list[str] | None, typer.Option("--exclude-entrypoints", help="Skip entry points matching this glob; repeatable.")
+]
+TimeoutOption = Annotated[
+    float | None, typer.Option("--timeout", help="Seconds per entry point (default: [validate] timeout, 300).", min=0.001)
+]
+PythonOption = Annotated[
+    str | None, typer.Option("--python", help="Run the worker under this interpreter (e.g. a venv with another torch).")
+]
+TorchHomeOption = Annotated[
+    Path | None, typer.Option("--torch-home", help="TORCH_HOME for repo code (pre-fetched weights); default: a private empty one.")
+]
+MaxMemoryOption = Annotated[
+    str | None, typer.Option("--max-memory", help="Kill the worker above this resident memory, e.g. 4GiB.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate_command)
+
+
+@handles_errors
+def validate_command(
+    repo: RepoArgument = ".",
+    device: DeviceOption = None,
+    entrypoint: EntrypointOption = None,
+    select_entrypoints: SelectOption = None,
+    exclude_entrypoints: ExcludeOption = None,
+    require_device: Annotated[bool, typer.Option(
+        "--require-device", help="Fail, rather than skip, checks on requested devices that are not present.")] = False,
+    require_references: Annotated[bool, typer.Option(
+        "--require-references", help="Fail the reference check when the repo has no recorded references.")] = False,
+    timeout: TimeoutOption = None,
+    allow_network: Annotated[bool | None, typer.Option(
+        "--allow-network/--block-network", help="Let repo code reach the network (default: [validate] allow_network, off).",
+        show_default=False)] = None,
+    allow_tf32: Annotated[bool, typer.Option("--allow-tf32", help="Leave TF32 on for CUDA float32 math.")] = False,
+    torch_home: TorchHomeOption = None,
+    max_memory: MaxMemoryOption = None,
+    python: PythonOption = None,
+    keep_obtained: Annotated[Path | None, typer.Option(
+        "--keep-obtained", help="Write the obtained outputs to DIR, in the reference format, for inspection.",
+        file_okay=False)] = None,
+    format: Annotated[ValidateFormat, typer.Option("--format", "-f", help="Report format.")] = ValidateFormat.TABLE,
+    output: OutputOption = None,
+    refresh: RefreshOption = False,
+) -> None:
+    """Load every entry point on the CPU and every GPU in an isolated worker, and check it."""
+    from hubcheck.resolve import require_hubconf
+    from hubcheck.validate import ValidateOptions, validate_repo
+
+    resolved = resolve_repo(repo, refresh)
+    require_hubconf(resolved)
+    options = ValidateOptions(
+        devices=tuple(device) if device else None,
+        entrypoints=tuple(entrypoint or ()),
+        select_patterns=tuple(select_entrypoints or ()),
+        exclude_patterns=tuple(exclude_entrypoints or ()),
+        require_device=require_device,
+        require_references=require_references,
+        timeout=timeout,
+        allow_network=allow_network,
+        allow_tf32=allow_tf32,
+        torch_home=torch_home.resolve() if torch_home else None,
+        max_memory=max_memory,
+        python=python,
+        keep_obtained=keep_obtained.resolve() if keep_obtained else None,
+        spec_for_commands=repo,
+    )
+    for value in options.devices or ():
+        _check_device_word(value)
+    from hubcheck.cli.progress import Progress
+
+    with Progress(enabled=format is ValidateFormat.TABLE and output is None and sys.stderr.isatty()) as progress:
+        report = validate_repo(resolved, options, on_result=progress.result, on_start=progress.start)
+    prefix = path_prefix(resolved.path)
+    if format is ValidateFormat.TABLE:
+        from hubcheck.cli.progress import print_summary
+
+        print_summary(report, prefix)
+    else:
+        from hubcheck.report.rendering import render_report
+
+        emit(render_report(report, format.value, prefix), output)
+    if report.exit_code:
+        raise typer.Exit(int(report.exit_code))
+
+
+def _check_device_word(value: str) -> None:
+    from hubcheck.errors import UsageError
+
+    base, _, index = value.partition(":")
+    if base not in ("auto", "cpu", "cuda", "mps") or (index and (base != "cuda" or not index.isdigit())):
+        raise UsageError(f"--device {value}: use cpu, cuda, cuda:N, mps or auto")

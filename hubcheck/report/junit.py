@@ -1,0 +1,47 @@
+"""JUnit XML, which every CI system renders as a test report."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+
+from hubcheck.report.text import finding_location
+from hubcheck.results import Report, Status
+
+
+def format_junit(report: Report, path_prefix: str = "") -> str:
+    summary = report.check_summary
+    failing_findings = [f for f in report.findings if f.severity.fails]
+    total_time = sum(check.duration_s for check in report.checks)
+    suites = ElementTree.Element("testsuites")
+    suite = ElementTree.SubElement(suites, "testsuite", {
+        "name": f"hubcheck {report.repo.get('spec') or report.repo.get('path')}",
+        "tests": str(len(report.checks) + len(report.findings)),
+        "failures": str(summary.failed + len(failing_findings)),
+        "errors": "0",
+        "skipped": str(summary.skipped),
+        "time": f"{total_time:.3f}",
+    })
+    for check in report.checks:
+        case = ElementTree.SubElement(suite, "testcase", {
+            "classname": f"hubcheck.{check.entrypoint or 'repo'}",
+            "name": check.id.split("::", 1)[-1] if check.entrypoint else check.id,
+            "time": f"{check.duration_s:.3f}",
+            "file": f"{path_prefix}hubconf.py",
+            **({"line": str(check.line)} if check.line else {}),
+        })
+        if check.status is Status.FAILED:
+            failure = ElementTree.SubElement(case, "failure", {"message": check.message.splitlines()[0] if check.message else ""})
+            failure.text = check.message
+        elif check.status is Status.SKIPPED:
+            ElementTree.SubElement(case, "skipped", {"message": check.message})
+    for finding in report.findings:
+        case = ElementTree.SubElement(suite, "testcase", {
+            "classname": "hubcheck.lint",
+            "name": f"{finding.code} {finding_location(finding, path_prefix)}",
+            "time": "0",
+        })
+        if finding.severity.fails:
+            failure = ElementTree.SubElement(case, "failure", {"message": finding.message, "type": finding.severity.value})
+            failure.text = f"{finding.message}\nfix: {finding.fix}" if finding.fix else finding.message
+    ElementTree.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"

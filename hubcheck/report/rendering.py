@@ -1,0 +1,31 @@
+"""Pick the formatter for a format name; every format renders the same Report."""
+
+from __future__ import annotations
+
+from hubcheck.results import Report
+
+
+def render_report(report: Report, format_name: str, path_prefix: str = "") -> str:
+    if format_name == "json":
+        from hubcheck.report.json_format import format_json
+
+        return format_json(report)
+    if format_name == "sarif":
+        from hubcheck.report.sarif import format_sarif
+
+        return format_sarif(report, path_prefix)
+    if format_name == "github":
+        from hubcheck.report.github import format_github
+
+        return format_github(report, path_prefix)
+    if format_name == "junit":
+        from hubcheck.report.junit import format_junit
+
+        return format_junit(report, path_prefix)
+    if format_name == "markdown":
+        from hubcheck.report.markdown import format_markdown
+
+        return format_markdown(report, path_prefix)
+    from hubcheck.report.text import format_lint_text
+
+    return format_lint_text(report, path_prefix)

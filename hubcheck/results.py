@@ -1,0 +1,141 @@
+"""Results of checking a repo: one representation for the CLI, the plugin and every format."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubcheck import __version__
+from hubcheck.errors import ExitCode
+from hubcheck.findings import Finding, FindingSummary, Severity
+
+
+class Status(str, enum.Enum):
+    """Outcome of one check."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check of one entry point on one device."""
+
+    entrypoint: str | None
+    """The entry point, or None for checks of the whole repo (``import``, ``entrypoints``)."""
+    check: str
+    """``docstring``, ``load``, ``forward``, ``determinism``, ``device-parity``, ``state-dict-roundtrip``, ``reference``..."""
+    device: str | None
+    """The device it ran on, or None for checks that do not depend on one."""
+    status: Status
+    message: str
+    """Why it failed or was skipped, or what passed (parameter count, tolerance used)."""
+    duration_s: float = 0.0
+    line: int | None = None
+    """Line of the entry point in hubconf.py, where reports and pytest point."""
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Structured extras for machine readers (e.g. a reference mismatch's numbers)."""
+
+    @property
+    def id(self) -> str:
+        """``entrypoint::check[device]``, the id the pytest plugin uses too."""
+        head = f"{self.entrypoint}::{self.check}" if self.entrypoint is not None else self.check
+        return f"{head}[{self.device}]" if self.device else head
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            "entrypoint": self.entrypoint,
+            "check": self.check,
+            "device": self.device,
+            "status": self.status.value,
+            "message": self.message,
+            "duration_s": round(self.duration_s, 4),
+        }
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    passed: int
+    failed: int
+    skipped: int
+
+    @classmethod
+    def of(cls, checks: tuple[CheckResult, ...]) -> CheckSummary:
+        return cls(
+            passed=sum(c.status is Status.PASSED for c in checks),
+            failed=sum(c.status is Status.FAILED for c in checks),
+            skipped=sum(c.status is Status.SKIPPED for c in checks),
+        )
+
+    def to_json(self) -> dict[str, int]:
+        return {"passed": self.passed, "failed": self.failed, "skipped": self.skipped}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the entry points ran."""
+
+    python: str
+    torch: str | None
+    devices: tuple[str, ...]
+    """Devices present in the worker (``cpu``, ``cuda:0``...)."""
+    executable: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"python": self.python, "torch": self.torch, "devices": list(self.devices),
+                "executable": self.executable}
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one ``lint`` or ``validate`` run found about one repo."""
+
+    command: str
+    """``lint`` or ``validate``."""
+    repo: dict[str, Any]
+    """The resolved repo as JSON (spec, kind, path, url, ref, commit)."""
+    findings: tuple[Finding, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
+    environment: Environment | None = None
+    hubcheck_version: str = __version__
+
+    @property
+    def finding_summary(self) -> FindingSummary:
+        return FindingSummary.of(self.findings)
+
+    @property
+    def check_summary(self) -> CheckSummary:
+        return CheckSummary.of(self.checks)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when a check failed or lint left a problem that fails this command, else 0."""
+        if self.check_summary.failed:
+            return ExitCode.PROBLEMS
+        if self.command == "lint":
+            return ExitCode.PROBLEMS if self.finding_summary.fails else ExitCode.OK
+        # validate fails on lint errors only: warnings are lint's business.
+        if any(f.severity is Severity.ERROR for f in self.findings):
+            return ExitCode.PROBLEMS
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "hubcheck_version": self.hubcheck_version,
+            "command": self.command,
+            "repo": self.repo,
+        }
+        if self.environment is not None:
+            data["environment"] = self.environment.to_json()
+        data["findings"] = [f.to_json() for f in self.findings]
+        if self.command == "lint":
+            data["summary"] = self.finding_summary.to_json()
+        else:
+            data["checks"] = [c.to_json() for c in self.checks]
+            data["summary"] = {**self.check_summary.to_json(), "findings": self.finding_summary.to_json()}
+        return data
