@@ -1,0 +1,484 @@
+"""Validate a hub repo: import hubconf in a worker, run every entry point's checks on every device.
+
+:class:`ValidationSession` is the one implementation of the checks' orchestration;
+``hubcheck validate`` runs it over all entry points and the pytest plugin runs
+it one entry point at a time. Results are :class:`~hubcheck.results.CheckResult`
+records, streamed to a callback as they arrive.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib.util
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubcheck.config import Config, EntrypointConfig, load_config, parse_memory
+from hubcheck.errors import MissingDependencyError, UsageError
+from hubcheck.resolve import ResolvedRepo
+from hubcheck.results import CheckResult, Environment, Report, Status
+from hubcheck.sandbox import Worker, WorkerDied, WorkerOptions, WorkerTimedOut
+
+ENTRYPOINT_CHECKS = ("load", "forward", "determinism", "state-dict-roundtrip", "reference")
+ACCELERATOR_CHECKS = ("device-parity",)
+REPO_CHECKS = ("import", "dependencies", "entrypoints")
+REFERENCE_CASE = "default"
+# hubconf import: generous, since it may import torchvision and friends.
+_IMPORT_TIMEOUT_S = 300.0
+
+OnResult = Callable[[CheckResult], None]
+
+
+@dataclass(frozen=True)
+class ValidateOptions:
+    """What the command line (or the pytest plugin) asks for, on top of the repo's config."""
+
+    devices: tuple[str, ...] | None = None
+    """Requested devices; None uses ``[validate] devices``."""
+    entrypoints: tuple[str, ...] = ()
+    select_patterns: tuple[str, ...] = ()
+    exclude_patterns: tuple[str, ...] = ()
+    require_device: bool = False
+    require_references: bool = False
+    timeout: float | None = None
+    allow_network: bool | None = None
+    allow_tf32: bool = False
+    torch_home: Path | None = None
+    max_memory: str | None = None
+    python: str | None = None
+    keep_obtained: Path | None = None
+    lint: bool = True
+    spec_for_commands: str | None = None
+    """How to name the repo in suggested commands (the user's REPO argument)."""
+
+
+@dataclass
+class ImportOutcome:
+    """What importing hubconf in the worker showed."""
+
+    results: list[CheckResult]
+    names: list[str]
+    blocked_reason: str | None
+    """Why entry points cannot be checked (import failed, missing dependencies), or None."""
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def require_torch(python: str | None) -> None:
+    """Fail with one line when the model-running commands cannot work here."""
+    if python is None and (importlib.util.find_spec("torch") is None or importlib.util.find_spec("safetensors") is None):
+        raise MissingDependencyError(
+            "this command runs models and needs torch and safetensors: pip install 'hubcheck[run]'"
+        )
+
+
+class ValidationSession:
+    """Checks of one repo, through one worker at a time (a fresh one after a crash)."""
+
+    def __init__(self, repo: ResolvedRepo, options: ValidateOptions | None = None, config: Config | None = None) -> None:
+        self.repo = repo
+        self.options = options or ValidateOptions()
+        self.config = config if config is not None else load_config(repo.path)
+        require_torch(self.options.python)
+        validate = self.config.validate
+        allow_network = self.options.allow_network if self.options.allow_network is not None else validate.allow_network
+        memory = self.options.max_memory or validate.max_memory
+        try:
+            max_memory = parse_memory(memory) if memory else None
+        except ValueError as error:
+            raise UsageError(f"--max-memory: {error}") from None
+        self.worker_options = WorkerOptions(
+            python=self.options.python, allow_network=allow_network, allow_tf32=self.options.allow_tf32,
+            torch_home=self.options.torch_home, max_memory=max_memory,
+        )
+        self._worker: Worker | None = None
+        self.environment: Environment | None = None
+        self._import: ImportOutcome | None = None
+        self._static_lines: dict[str, int] | None = None
+
+    # -- worker life cycle ------------------------------------------------------------
+
+    def __enter__(self) -> ValidationSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def _ensure_worker(self) -> Worker:
+        if self._worker is None or not self._worker.alive:
+            if self._worker is not None:
+                self._worker.close()
+            self._worker = Worker(self.worker_options)
+            hello = self._worker.start()
+            self.environment = Environment(hello["python"], hello["torch"], tuple(hello["devices"]), hello["executable"])
+        return self._worker
+
+    def start(self) -> Environment:
+        """Start the worker (if needed) and return where entry points will run."""
+        self._ensure_worker()
+        return self.environment
+
+    # -- the repo as a whole -------------------------------------------------------------
+
+    def import_hubconf(self) -> ImportOutcome:
+        """Import hubconf once (cached): the repo-level checks and the entry point names."""
+        if self._import is not None:
+            return self._import
+        worker = self._ensure_worker()
+        results: list[CheckResult] = []
+        try:
+            events = worker.request({"op": "import", "repo": str(self.repo.path), "describe": True}, _IMPORT_TIMEOUT_S)
+        except WorkerDied as died:
+            reason = f"{died.message} while importing hubconf"
+            results.append(self._repo_result("import", Status.FAILED, _with_output(reason, died.output_tail)))
+            self._import = ImportOutcome(results, [], "hubconf failed to import")
+            self.close()
+            return self._import
+        error = next((e for e in events if e["event"] == "error"), None)
+        if error is not None:
+            results.append(self._repo_result("import", Status.FAILED, f"importing hubconf.py failed: {error['message']}"))
+            self._import = ImportOutcome(results, [], "hubconf failed to import")
+            return self._import
+        imported = next(e for e in events if e["event"] == "imported")
+        names = imported["names"]
+        results.append(self._repo_result("import", Status.PASSED,
+                                         f"hubconf.py imports the torch.hub way; {len(names)} entry points"))
+        blocked = None
+        if imported["dependency_error"]:
+            results.append(self._repo_result("dependencies", Status.FAILED, imported["dependency_error"]))
+            blocked = imported["dependency_error"]
+        else:
+            results.append(self._repo_result("dependencies", Status.PASSED, "torch.hub's dependency check passes"))
+        results.append(self._compare_static(names))
+        entries = {entry["name"]: entry for entry in imported.get("entries", [])}
+        self._import = ImportOutcome(results, names, blocked, entries)
+        return self._import
+
+    def _compare_static(self, names: list[str]) -> CheckResult:
+        from hubcheck.static import HubconfUnreadable, read_hubconf
+
+        try:
+            model = read_hubconf(self.repo.path)
+        except HubconfUnreadable as error:
+            return self._repo_result("entrypoints", Status.SKIPPED, f"no static list to compare: {error.reason}")
+        self._static_lines = {e.name: e.line for e in model.entrypoints}
+        static = {e.name for e in model.entrypoints}
+        dynamic = set(names)
+        only_dynamic = sorted(dynamic - static)
+        only_static = sorted(static - dynamic)
+        parts = []
+        if only_dynamic:
+            parts.append(f"found only at run time (dynamic): {_names(only_dynamic)}")
+        if only_static:
+            parts.append(f"listed statically but absent at run time: {_names(only_static)}")
+        if not parts:
+            return self._repo_result("entrypoints", Status.PASSED,
+                                     f"the static and the run-time lists agree ({len(names)} entry points)")
+        note = "" if model.complete else " (the static list is marked incomplete)"
+        return self._repo_result("entrypoints", Status.PASSED, "; ".join(parts) + note)
+
+    def _repo_result(self, check: str, status: Status, message: str) -> CheckResult:
+        return CheckResult(None, check, None, status, message)
+
+    def selected_entrypoints(self) -> list[str]:
+        """Entry point names after --entrypoint / --select-entrypoints / --exclude-entrypoints."""
+        names = self.import_hubconf().names or self._static_names()
+        chosen = list(names)
+        if self.options.entrypoints:
+            unknown = [n for n in self.options.entrypoints if n not in names]
+            if unknown:
+                close = difflib.get_close_matches(unknown[0], names, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise UsageError(f"no entry point {unknown[0]!r} in {self.repo.spec.raw}{hint}")
+            chosen = [n for n in chosen if n in self.options.entrypoints]
+        if self.options.select_patterns:
+            chosen = [n for n in chosen if any(fnmatch.fnmatchcase(n, p) for p in self.options.select_patterns)]
+        if self.options.exclude_patterns:
+            chosen = [n for n in chosen if not any(fnmatch.fnmatchcase(n, p) for p in self.options.exclude_patterns)]
+        return chosen
+
+    def _static_names(self) -> list[str]:
+        from hubcheck.static import HubconfUnreadable, read_hubconf
+
+        try:
+            return [e.name for e in read_hubconf(self.repo.path).entrypoints]
+        except HubconfUnreadable:
+            return []
+
+    def config_checks(self, names: list[str]) -> list[CheckResult]:
+        """Config for entry points that do not exist, and references whose entry point is gone."""
+        results = []
+        known = set(self.import_hubconf().names)
+        if not known:
+            return results
+        for name in sorted(set(self.config.entrypoints) - known):
+            results.append(self._repo_result(
+                "config", Status.FAILED,
+                f"{self.config.source}: [entrypoints.{name}] configures an entry point hubconf.py does not have",
+            ))
+        full_run = not (self.options.entrypoints or self.options.select_patterns or self.options.exclude_patterns)
+        refs = self.references_dir
+        if full_run and refs.is_dir():
+            for directory in sorted(p for p in refs.iterdir() if p.is_dir() and any(p.glob("*.safetensors"))):
+                if directory.name not in known:
+                    results.append(self._repo_result(
+                        "references", Status.FAILED,
+                        f"{self._display(directory)} holds references of {directory.name!r}, which hubconf.py no longer "
+                        "defines: delete that directory or restore the entry point",
+                    ))
+        return results
+
+    # -- devices ------------------------------------------------------------------------
+
+    def devices_for(self, entry_config: EntrypointConfig) -> tuple[list[str], list[tuple[str, str]]]:
+        """``(devices to run, [(device, why skipped)])`` for one entry point."""
+        requested = self.options.devices or entry_config.devices or self.config.validate.devices
+        present = list(self.environment.devices) if self.environment else ["cpu"]
+        run: list[str] = []
+        missing: list[tuple[str, str]] = []
+        for device in requested:
+            if device == "auto":
+                candidates = present
+            elif device == "cuda":
+                candidates = [d for d in present if d.startswith("cuda")][:1] or [None]
+            else:
+                candidates = [device if device in present else None]
+            for candidate in candidates:
+                if candidate is None:
+                    missing.append((device, _absent_reason(device)))
+                elif candidate not in run:
+                    run.append(candidate)
+        return run, missing
+
+    # -- one entry point ---------------------------------------------------------------
+
+    @property
+    def references_dir(self) -> Path:
+        return self.repo.path / self.config.validate.references
+
+    def reference_path(self, entrypoint: str) -> Path:
+        return self.references_dir / entrypoint / f"{REFERENCE_CASE}.safetensors"
+
+    def _display(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.repo.path).as_posix()
+        except ValueError:
+            return str(path)
+
+    def command(self, *words: str) -> str:
+        spec = self.options.spec_for_commands or self.repo.spec.raw
+        return " ".join(["hubcheck", words[0], shlex.quote(spec), *[shlex.quote(w) for w in words[1:]]])
+
+    def _reference_job(self, name: str) -> dict[str, Any]:
+        path = self.reference_path(name)
+        any_references = self.references_dir.is_dir() and any(self.references_dir.glob("*/*.safetensors"))
+        record = self.command("record", "--entrypoint", name)
+        if any_references:
+            missing = f"no reference for {name!r} ({self._display(path)}): record it with `{record}`"
+        else:
+            missing = f"no references recorded: start with `{self.command('record')}`"
+        return {
+            "path": str(path),
+            "display_path": self._display(path),
+            "exists": path.exists(),
+            "missing_message": missing,
+            "missing_fails": any_references or self.options.require_references,
+            "update_command": f"`{self.command('record', '--entrypoint', name, '--update')}`",
+        }
+
+    def expected_checks(self, name: str) -> list[tuple[str, str | None]]:
+        """Every (check, device) the entry point gets, run or skipped."""
+        entry_config = self.config.entrypoint(name)
+        devices, missing = self.devices_for(entry_config)
+        expected: list[tuple[str, str | None]] = [("docstring", None)]
+        for device in devices + [d for d, _ in missing]:
+            expected += [(check, device) for check in ENTRYPOINT_CHECKS]
+            if not device.startswith("cpu"):
+                expected += [(check, device) for check in ACCELERATOR_CHECKS]
+        return expected
+
+    def run_entrypoint(self, name: str, on_result: OnResult | None = None) -> list[CheckResult]:
+        """Every check of one entry point on every requested device."""
+        self._ensure_worker()
+        outcome = self.import_hubconf()
+        line = (self._static_lines or {}).get(name) or outcome.entries.get(name, {}).get("line")
+        entry_config = self.config.entrypoint(name)
+        expected = self.expected_checks(name)
+        results: list[CheckResult] = []
+
+        def add(result: CheckResult) -> None:
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+
+        def skip_rest(reason: str, status: Status = Status.SKIPPED) -> None:
+            done = {(r.check, r.device) for r in results}
+            for check, device in expected:
+                if (check, device) not in done:
+                    add(CheckResult(name, check, device, status, reason, line=line))
+
+        if outcome.blocked_reason:
+            skip_rest(outcome.blocked_reason)
+            return results
+        if entry_config.skip:
+            skip_rest(f"skipped by hubcheck.toml: {entry_config.skip}")
+            return results
+        devices, missing = self.devices_for(entry_config)
+        job = {
+            "op": "run", "repo": str(self.repo.path), "entrypoint": name, "config": _job_config(entry_config),
+            "devices": devices, "checks": ["docstring", *ENTRYPOINT_CHECKS, *ACCELERATOR_CHECKS],
+            "reference": self._reference_job(name), "commit": self.repo.commit,
+            "keep_obtained": str(self.options.keep_obtained) if self.options.keep_obtained else None,
+        }
+        timeout = self.options.timeout or entry_config.timeout or self.config.validate.timeout
+        current: dict[str, Any] = {}
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["event"] == "begin":
+                current.update(event)
+            elif event["event"] == "result":
+                add(CheckResult(name, event["check"], event["device"], Status(event["status"]), event["message"],
+                                event["duration_s"], line, event.get("details") or {}))
+            elif event["event"] == "error":
+                add(CheckResult(name, current.get("check", "load"), current.get("device"), Status.FAILED,
+                                event["message"], line=line))
+
+        try:
+            self._worker.request(job, timeout, on_event)
+        except WorkerDied as died:
+            where = _check_id(current.get("check"), current.get("device"))
+            prefix = "timed out" if isinstance(died, WorkerTimedOut) else died.message
+            if isinstance(died, WorkerTimedOut):
+                message = f"timed out after {timeout:g} s during {where}" if where else died.message
+            else:
+                message = f"{died.message} during {where}" if where else died.message
+            done = {(r.check, r.device) for r in results}
+            key = (current.get("check"), current.get("device"))
+            if current and key not in done:
+                add(CheckResult(name, key[0], key[1], Status.FAILED, _with_output(message, died.output_tail), line=line))
+            skip_rest(f"not run: {prefix} during {where}" if where else f"not run: {prefix}")
+            self.close()
+        for device, reason in missing:
+            status = Status.FAILED if self.options.require_device else Status.SKIPPED
+            text = f"{reason} (--require-device)" if self.options.require_device else reason
+            for check, expected_device in expected:
+                if expected_device == device:
+                    add(CheckResult(name, check, device, status, text, line=line))
+        skip_rest("not run")
+        order = {key: position for position, key in enumerate(expected)}
+        return sorted(results, key=lambda r: order.get((r.check, r.device), len(order)))
+
+    # -- recording ------------------------------------------------------------------------
+
+    def record_entrypoint(self, name: str, device: str, temporary: Path, existing: Path | None) -> dict[str, Any]:
+        """Run one entry point on ``device`` and write its reference to ``temporary``.
+
+        Returns the worker's ``recorded`` event (size, sidecar, same_as_existing), or raises
+        UsageError-free failures as a dict with ``error``.
+        """
+        self._ensure_worker()
+        entry_config = self.config.entrypoint(name)
+        job = {
+            "op": "run", "repo": str(self.repo.path), "entrypoint": name, "config": _job_config(entry_config),
+            "devices": [device], "checks": ["record"], "commit": self.repo.commit,
+            "record": {"device": device, "case": REFERENCE_CASE, "temporary_path": str(temporary),
+                       "existing": str(existing) if existing else None},
+        }
+        timeout = self.options.timeout or entry_config.timeout or self.config.validate.timeout
+        try:
+            events = self._worker.request(job, timeout)
+        except WorkerDied as died:
+            self.close()
+            return {"error": _with_output(died.message, died.output_tail)}
+        recorded = next((e for e in events if e["event"] == "recorded"), None)
+        result = next((e for e in events if e["event"] == "result"), None)
+        if recorded is None:
+            message = result["message"] if result else next(
+                (e["message"] for e in events if e["event"] == "error"), "recording failed")
+            return {"error": message}
+        return recorded
+
+
+def _job_config(entry: EntrypointConfig) -> dict[str, Any]:
+    tolerance = {
+        "rtol": entry.tolerance.rtol, "atol": entry.tolerance.atol,
+        "device": {d: {"rtol": t.rtol, "atol": t.atol} for d, t in entry.device_tolerance.items()},
+        "output": {k: {"rtol": t.rtol, "atol": t.atol} for k, t in entry.output_tolerance.items()},
+    }
+    return {
+        "kwargs": entry.kwargs, "device_kwargs": entry.device_kwargs,
+        "inputs": [spec.to_json() for spec in entry.inputs] if entry.inputs is not None else None,
+        "method": entry.method, "method_kwargs": entry.method_kwargs, "seed": entry.seed, "tolerance": tolerance,
+    }
+
+
+def _absent_reason(device: str) -> str:
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        return "no CUDA device" if device == "cuda" else f"no CUDA device {device}"
+    if kind == "mps":
+        return "no MPS device"
+    return f"no device {device}"
+
+
+def _check_id(check: str | None, device: str | None) -> str:
+    if not check:
+        return ""
+    return f"{check}[{device}]" if device else check
+
+
+def _names(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _with_output(message: str, tail: str) -> str:
+    if not tail:
+        return message
+    last = [line for line in tail.splitlines() if line.strip()][-6:]
+    return message + "; last output:\n" + "\n".join(last)
+
+
+def validate_repo(
+    repo: ResolvedRepo,
+    options: ValidateOptions | None = None,
+    on_result: OnResult | None = None,
+    on_start: Callable[[list[str]], None] | None = None,
+) -> Report:
+    """Lint and validate every selected entry point; the report ``hubcheck validate`` prints."""
+    options = options or ValidateOptions()
+    config = load_config(repo.path)
+    findings = ()
+    if options.lint:
+        from hubcheck.lint import lint_repo
+
+        findings = lint_repo(repo.path, config=config).findings
+    checks: list[CheckResult] = []
+
+    def collect(result: CheckResult) -> None:
+        checks.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    with ValidationSession(repo, options, config) as session:
+        environment = session.start()
+        outcome = session.import_hubconf()
+        for result in outcome.results:
+            collect(result)
+        names = session.selected_entrypoints()
+        for result in session.config_checks(names):
+            collect(result)
+        if on_start is not None:
+            on_start(names)
+        for name in names:
+            session.run_entrypoint(name, collect)
+        environment = session.environment or environment
+    return Report(command="validate", repo=repo.to_json(), findings=findings, checks=tuple(checks), environment=environment)

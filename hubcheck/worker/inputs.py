@@ -1,0 +1,74 @@
+"""Example inputs: made on the CPU from a seed, so every device and every run sees the same values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+DTYPES = {
+    "float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16,
+    "int64": torch.int64, "int32": torch.int32, "int16": torch.int16, "int8": torch.int8,
+    "uint8": torch.uint8, "bool": torch.bool,
+}
+DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+
+# Spatial sizes for inferred inputs: small enough to be quick, large enough
+# for a few stride-2 stages.
+_INFERRED_BATCH = 2
+_INFERRED_SPATIAL = {1: (64,), 2: (64, 64), 3: (8, 32, 32)}
+
+
+def make_inputs(specs: list[dict[str, Any]], seed: int) -> list[torch.Tensor]:
+    """Tensors for the given specs; each has its own generator, so adding one input never changes the others."""
+    tensors = []
+    for position, spec in enumerate(specs):
+        generator = torch.Generator().manual_seed(spec["seed"] if spec.get("seed") is not None else seed + position)
+        shape = tuple(spec["shape"])
+        dtype = DTYPES[spec["dtype"]]
+        low, high = spec.get("low", 0.0), spec.get("high", 1.0)
+        distribution = spec.get("distribution", "normal")
+        if distribution == "normal":
+            # Drawn in float32 and then cast, so float16 and bfloat16 inputs round the same values.
+            tensor = torch.randn(shape, generator=generator, dtype=torch.float32).to(dtype)
+        elif distribution == "uniform":
+            tensor = (low + (high - low) * torch.rand(shape, generator=generator, dtype=torch.float32)).to(dtype)
+        elif distribution == "randint":
+            tensor = torch.randint(int(low), int(high), shape, generator=generator, dtype=torch.int64).to(dtype)
+        elif distribution == "zeros":
+            tensor = torch.zeros(shape, dtype=dtype)
+        else:
+            tensor = torch.ones(shape, dtype=dtype)
+        tensors.append(tensor)
+    return tensors
+
+
+def infer_inputs(model: torch.nn.Module) -> tuple[list[dict[str, Any]], str] | None:
+    """Input specs read off the model's first layer with parameters, and a sentence saying so."""
+    first = next((m for m in model.modules() if not list(m.children()) and any(True for _ in m.parameters(recurse=False))), None)
+    if first is None:
+        return None
+    dtype = DTYPE_NAMES.get(next(first.parameters()).dtype, "float32")
+    name = type(first).__name__
+    if isinstance(first, torch.nn.Linear):
+        shape = [_INFERRED_BATCH, first.in_features]
+    elif isinstance(first, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)) and not isinstance(
+        first, (torch.nn.ConvTranspose1d, torch.nn.ConvTranspose2d, torch.nn.ConvTranspose3d)
+    ):
+        dims = first.weight.dim() - 2
+        shape = [_INFERRED_BATCH, first.in_channels, *_INFERRED_SPATIAL[dims]]
+    elif isinstance(first, torch.nn.Embedding):
+        spec = {"shape": [_INFERRED_BATCH, 16], "dtype": "int64", "distribution": "randint",
+                "low": 0, "high": first.num_embeddings, "seed": None}
+        return [spec], f"input inferred from the first layer {name}({first.num_embeddings}, {first.embedding_dim}): int64 {spec['shape']}"
+    else:
+        return None
+    spec = {"shape": shape, "dtype": dtype, "distribution": "normal", "low": 0.0, "high": 1.0, "seed": None}
+    return [spec], f"input inferred from the first layer {name}: {dtype} {shape}"
+
+
+def config_hint(entrypoint: str, specs: list[dict[str, Any]] | None = None) -> str:
+    """The hubcheck.toml lines that declare inputs for this entry point."""
+    shape = specs[0]["shape"] if specs else [1, 3, 224, 224]
+    dtype = specs[0]["dtype"] if specs else "float32"
+    return f'add to hubcheck.toml: [entrypoints.{entrypoint}] inputs = [{{ shape = {shape}, dtype = "{dtype}" }}]'
