@@ -20,6 +20,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> No
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private; the result should have the usual mode.
+        os.fchmod(descriptor, 0o666 & ~_current_umask())
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -38,6 +40,12 @@ def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> No
 
 def atomic_write_text(path: Path, text: str, *, overwrite: bool = True) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hubcheck import __version__
-from hubcheck.cli import static_commands, validate_command
+from hubcheck.cli import init_command, record_command, static_commands, validate_command
 
 app = typer.Typer(
     name="hubcheck",
@@ -34,6 +34,8 @@ def _root(
 
 static_commands.register(app)
 validate_command.register(app)
+record_command.register(app)
+init_command.register(app)
 
 
 def main() -> None:
