@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar
 
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex
 from hubcheck.static.reach import CodeUnit, Reach
 from hubcheck.static.reader import HUBCONF, HubconfUnreadable
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -22,7 +25,7 @@ class LintContext:
     index: ModuleIndex
     model: HubconfModel | None
     hubconf_error: HubconfUnreadable | None = None
-    _units: tuple[CodeUnit, ...] | None = field(default=None, repr=False)
+    _memo: dict[object, Any] = field(default_factory=dict, repr=False)
 
     @property
     def hubconf_path(self) -> Path:
@@ -35,18 +38,28 @@ class LintContext:
             return ()
         return Reach(self.model, self.index).units
 
+    @cached_property
+    def _walked(self) -> tuple[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]], ...]:
+        # Walked once per lint run: every rule that looks at reached code shares it.
+        return tuple((unit, node, ancestors) for unit in self.units for node, ancestors in unit.walk())
+
     def nodes(self) -> Iterator[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]]]:
         """Every node of every reached unit, once per unit, with its ancestors."""
-        for unit in self.units:
-            for node, ancestors in unit.walk():
-                yield unit, node, ancestors
+        return iter(self._walked)
 
     def calls(self) -> Iterator[tuple[CodeUnit, ast.Call, tuple[ast.AST, ...]]]:
         """Every call in reached code, each reported once even when several units hold it."""
-        seen: set[tuple[Path, int, int]] = set()
-        for unit, node, ancestors in self.nodes():
+        seen: set[tuple] = set()
+        for unit, node, ancestors in self._walked:
             if isinstance(node, ast.Call):
-                key = (unit.path, node.lineno, node.col_offset)
+                # The whole span: in `net.cuda().eval()` both calls start at `net`.
+                key = (unit.path, node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
                 if key not in seen:
                     seen.add(key)
                     yield unit, node, ancestors
+
+    def memo(self, key: object, build: Callable[[], T]) -> T:
+        """A value derived from this context, built once and shared by the rules that need it."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]

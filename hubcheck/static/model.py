@@ -123,6 +123,8 @@ class Dependencies:
     """None when usable; otherwise ``bare-string``, ``not-literal`` or ``non-string-element``."""
     source: str | None = None
     """The source text of the value, for messages."""
+    problem_at: tuple[int, int] | None = None
+    """Line and column of what the problem is: the value, or its first element that is not a string."""
 
     @property
     def names(self) -> tuple[str, ...]:

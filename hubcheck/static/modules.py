@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hubcheck.static.syntax import never_true_under_torch_hub
+
 # How many re-exports deep to follow a name before giving up; torchvision's
 # `models.resnet50` is three hops, nothing real needs more than a handful.
 _MAX_DEPTH = 12
@@ -248,7 +250,8 @@ def _flatten_module_statements(body: list[ast.stmt]):
     for stmt in body:
         yield stmt
         if isinstance(stmt, ast.If):
-            yield from _flatten_module_statements(stmt.body)
+            if not never_true_under_torch_hub(stmt.test):
+                yield from _flatten_module_statements(stmt.body)
             yield from _flatten_module_statements(stmt.orelse)
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
             yield from _flatten_module_statements(stmt.body)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex, resolve_from_module, statement_bound_names
+from hubcheck.static.syntax import never_true_under_torch_hub
 
 _FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
@@ -38,13 +39,14 @@ class CodeUnit:
         """Every node of the unit with its ancestors (outermost first).
 
         Import-time units skip function bodies (they run later, if at all) but keep
-        class bodies and decorators, which run at import.
+        class bodies and decorators, which run at import. No unit goes into blocks
+        torch.hub never runs (``if __name__ == "__main__":``, ``if TYPE_CHECKING:``).
         """
         yield from _walk(self.node, (), self.import_time)
 
 
 def _walk(node: ast.AST, ancestors: tuple[ast.AST, ...], import_time: bool):
-    for child in ast.iter_child_nodes(node):
+    for child in _live_children(node):
         if import_time and isinstance(child, _FunctionNode):
             for decorator in getattr(child, "decorator_list", ()):
                 yield decorator, ancestors + (node,)
@@ -55,6 +57,12 @@ def _walk(node: ast.AST, ancestors: tuple[ast.AST, ...], import_time: bool):
             continue
         yield child, ancestors + (node,)
         yield from _walk(child, ancestors + (node,), import_time)
+
+
+def _live_children(node: ast.AST) -> list[ast.AST]:
+    if isinstance(node, ast.If) and never_true_under_torch_hub(node.test):
+        return [node.test, *node.orelse]
+    return list(ast.iter_child_nodes(node))
 
 
 def _defaults(function: ast.AST) -> list[ast.expr]:
@@ -78,9 +86,13 @@ class _ModuleScope:
 def _module_statements(body):
     for stmt in body:
         yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
         for field_name in ("body", "orelse", "finalbody"):
             inner = getattr(stmt, field_name, None)
-            if isinstance(inner, list) and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if field_name == "body" and isinstance(stmt, ast.If) and never_true_under_torch_hub(stmt.test):
+                continue
+            if isinstance(inner, list):
                 yield from _module_statements(inner)
         for handler in getattr(stmt, "handlers", ()) or ():
             yield from _module_statements(handler.body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,13 +30,14 @@ from hubcheck.static.model import (
     Parameter,
     Uncertain,
 )
-from hubcheck.static.syntax import dotted_name, handles_import_error
+from hubcheck.static.syntax import dotted_name, handles_import_error, never_true_under_torch_hub
 from hubcheck.static.modules import (
     Callability,
     ModuleIndex,
     NameInfo,
     builtin_callability,
     literal_all,
+    statement_bound_names,
     target_names,
 )
 
@@ -79,7 +81,8 @@ class _Binding:
     kind: str
     node: ast.AST
     value: ast.expr | None = None
-    refs: frozenset = frozenset()
+    env: Mapping[str, frozenset] = field(default_factory=dict)
+    """What each name the value mentions was bound to when the statement ran."""
     import_source: tuple[str, str] | None = None
     reexport: bool = False
 
@@ -137,6 +140,10 @@ class _Reader:
     def build(self) -> HubconfModel:
         self._find_dynamic_constructs()
         state = self._run(self.tree.body, {})
+        for binding in state.get("__dir__", frozenset()) - {_UNBOUND}:
+            self.dynamic.append(DynamicConstruct(binding.node.lineno, binding.node.col_offset + 1,
+                                                 "a module-level __dir__, which decides what dir() returns"))
+        self.dynamic.sort(key=lambda d: (d.line, d.column))
         all_names = literal_all(self.tree)
         entrypoints: list[EntryPoint] = []
         uncertain: list[Uncertain] = []
@@ -148,14 +155,16 @@ class _Reader:
             if not bound:
                 continue
             verdicts = {self._callability(b) for b in bound}
-            last = max(bound, key=lambda b: (b.node.lineno, b.node.col_offset))
+            # Where branches bind a name differently, the first one in the source (the
+            # `if` body, the `try` body) is usually the path users take.
+            chosen = min(bound, key=lambda b: (b.node.lineno, b.node.col_offset))
             if verdicts == {Callability.NOT_CALLABLE}:
                 continue
             if verdicts == {Callability.CALLABLE} and _UNBOUND not in bindings:
-                entrypoints.append(self._entrypoint(name, last, all_names))
+                entrypoints.append(self._entrypoint(name, chosen, all_names))
                 continue
-            uncertain.append(Uncertain(name, last.node.lineno, last.node.col_offset + 1,
-                                       self._uncertainty_reason(name, bindings, verdicts)))
+            uncertain.append(Uncertain(name, chosen.node.lineno, chosen.node.col_offset + 1,
+                                       self._uncertainty_reason(name, bindings)))
         return HubconfModel(
             repo_root=self.repo_root,
             path=self.path,
@@ -175,6 +184,8 @@ class _Reader:
         return state
 
     def _step(self, stmt: ast.stmt, state: _State) -> _State:
+        for walrus in _walruses(stmt):
+            state = self._bind_targets(walrus.target, walrus.value, state, "assign")
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return {**state, stmt.name: frozenset({_Binding(stmt.name, "def", stmt)})}
         if isinstance(stmt, ast.ClassDef):
@@ -200,7 +211,7 @@ class _Reader:
                     state[name] = frozenset({_UNBOUND})
             return state
         if isinstance(stmt, ast.If):
-            if _never_true_under_torch_hub(stmt.test):
+            if never_true_under_torch_hub(stmt.test):
                 return self._run(stmt.orelse, state)
             return _merge(self._run(stmt.body, dict(state)), self._run(stmt.orelse, dict(state)))
         if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
@@ -265,12 +276,9 @@ class _Reader:
     def _bind_targets(self, target: ast.expr, value: ast.expr | None, state: _State, kind: str) -> _State:
         state = dict(state)
         if isinstance(target, ast.Name):
-            refs = frozenset()
-            if kind == "augassign":
-                refs = state.get(target.id, frozenset())
-            elif isinstance(value, ast.Name):
-                refs = state.get(value.id, frozenset())
-            state[target.id] = frozenset({_Binding(target.id, kind, target, value, refs)})
+            mentioned = {target.id} if kind == "augassign" else _loaded_names(value)
+            env = {name: state.get(name, frozenset()) for name in mentioned}
+            state[target.id] = frozenset({_Binding(target.id, kind, target, value, env)})
         elif isinstance(target, (ast.Tuple, ast.List)):
             values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
             for position, element in enumerate(target.elts):
@@ -303,16 +311,19 @@ class _Reader:
             info = self.index.lookup(module, name)
             return info.callability, EntryPointKind.IMPORTED, info
         if kind == "augassign":
-            verdicts = {self._callability(ref) for ref in binding.refs if ref is not _UNBOUND}
+            refs = binding.env.get(binding.name, frozenset())
+            verdicts = {self._callability(ref) for ref in refs if ref is not _UNBOUND}
             return (verdicts.pop() if len(verdicts) == 1 else Callability.UNKNOWN), None, None
         if kind in ("assign", "with") and binding.value is not None:
-            return self._describe_expression(binding.value, binding.refs)
+            return self._describe_expression(binding.value, binding.env)
         return Callability.UNKNOWN, None, None
 
-    def _describe_expression(self, value: ast.expr, refs: frozenset) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
+    def _describe_expression(self, value: ast.expr, env: Mapping[str, frozenset],
+                             ) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
         if isinstance(value, ast.Lambda):
             return Callability.CALLABLE, EntryPointKind.LAMBDA, None
         if isinstance(value, ast.Name):
+            refs = env.get(value.id, frozenset())
             bound = [ref for ref in refs if ref is not _UNBOUND]
             if not bound:
                 builtin = builtin_callability(value.id)
@@ -321,66 +332,101 @@ class _Reader:
             verdict = verdicts.pop() if len(verdicts) == 1 and _UNBOUND not in refs else Callability.UNKNOWN
             return verdict, EntryPointKind.ALIAS, None
         if isinstance(value, ast.Attribute):
-            info = self._attribute_info(value)
-            return info.callability, EntryPointKind.ALIAS, info
+            _, info, _ = self._resolve(value, env)
+            return (info.callability if info else Callability.UNKNOWN), EntryPointKind.ALIAS, info
         if isinstance(value, ast.Call):
-            return self._describe_call(value)
-        if isinstance(value, ast.IfExp):
-            verdicts = {self._describe_expression(v, frozenset())[0] for v in (value.body, value.orelse)}
-            return (verdicts.pop() if len(verdicts) == 1 else Callability.UNKNOWN), None, None
+            return self._describe_call(value, env)
+        if isinstance(value, (ast.IfExp, ast.BoolOp)):
+            operands = (value.body, value.orelse) if isinstance(value, ast.IfExp) else value.values
+            verdicts = {self._describe_expression(v, env)[0] for v in operands}
+            verdict = verdicts.pop() if len(verdicts) == 1 else Callability.UNKNOWN
+            return verdict, (EntryPointKind.ALIAS if verdict is Callability.CALLABLE else None), None
         if isinstance(value, (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.JoinedStr,
                               ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp, ast.BinOp,
                               ast.Compare, ast.UnaryOp)):
             return Callability.NOT_CALLABLE, None, None
         return Callability.UNKNOWN, None, None
 
-    def _describe_call(self, call: ast.Call) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
-        callee = dotted_name(call.func)
-        last = callee.rpartition(".")[2] if callee else None
+    def _describe_call(self, call: ast.Call, env: Mapping[str, frozenset],
+                       ) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
+        qualified, info, local_class = self._resolve(call.func, env)
+        # Unresolved callees (`URLS.get(...)`) are judged by their last name.
+        last = (qualified or dotted_name(call.func) or "").rpartition(".")[2]
         if last == "partial":
             return Callability.CALLABLE, EntryPointKind.PARTIAL, None
         if last in _CALLABLE_FACTORIES:
             return Callability.CALLABLE, None, None
         if last in _NON_CALLABLE_FACTORIES:
             return Callability.NOT_CALLABLE, None, None
-        if callee in self.local_classes:
-            return self._instance_callability(self.local_classes[callee]), EntryPointKind.OBJECT, None
+        if local_class is not None:
+            return self._instance_callability(local_class, None), EntryPointKind.OBJECT, None
+        if info is not None and isinstance(info.definition, ast.ClassDef):
+            return self._instance_callability(info.definition, info.module), EntryPointKind.OBJECT, info
         return Callability.UNKNOWN, None, None
 
-    def _instance_callability(self, cls: ast.ClassDef) -> Callability:
-        defines_call = any(
-            isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "__call__" for item in cls.body
-        )
-        bases = {dotted_name(base) for base in cls.bases}
-        if defines_call or bases & _MODULE_BASE_NAMES:
-            return Callability.CALLABLE
-        if bases <= {"object"}:
-            return Callability.NOT_CALLABLE
-        return Callability.UNKNOWN
+    def _resolve(self, expr: ast.expr, env: Mapping[str, frozenset],
+                 ) -> tuple[str | None, NameInfo | None, ast.ClassDef | None]:
+        """What a name or attribute chain refers to: its dotted source, what is known of it, or a hubconf class.
 
-    def _attribute_info(self, value: ast.Attribute) -> NameInfo:
-        dotted = dotted_name(value)
+        ``nn.Identity`` after ``from torch import nn`` is ``torch.nn.Identity``;
+        ``_partial`` after ``from functools import partial as _partial`` is ``functools.partial``.
+        """
+        dotted = dotted_name(expr)
         if dotted is None:
-            return NameInfo(Callability.UNKNOWN)
+            return None, None, None
         root, _, rest = dotted.partition(".")
-        module = self._imported_module_name(root)
+        refs = env.get(root, frozenset())
+        bound = [ref for ref in refs if ref is not _UNBOUND]
+        if not bound:
+            return (dotted if not rest else None), None, None
+        if len(bound) > 1 or _UNBOUND in refs:
+            return None, None, None
+        binding = bound[0]
+        if binding.kind == "class":
+            return None, None, (binding.node if not rest else None)
+        if binding.kind == "module":
+            base = binding.import_source[0]
+        elif binding.kind == "from" and binding.import_source[0]:
+            base = ".".join(binding.import_source)
+        else:
+            return None, None, None
+        qualified = f"{base}.{rest}" if rest else base
+        module, _, name = qualified.rpartition(".")
+        return qualified, (self.index.lookup(module, name) if module else None), None
+
+    def _instance_callability(self, cls: ast.ClassDef, module: str | None, depth: int = 0) -> Callability:
+        """Whether instances of ``cls`` (defined in ``module``, None for hubconf) are callable."""
+        if any("__call__" in statement_bound_names(item) for item in cls.body):
+            return Callability.CALLABLE
+        verdicts: set[Callability] = set()
+        for base in cls.bases:
+            name = dotted_name(base)
+            if name in _MODULE_BASE_NAMES:
+                return Callability.CALLABLE
+            if name == "object":
+                continue
+            parent = self._base_class(name, module) if name and depth < 8 else None
+            if parent is None:
+                verdicts.add(Callability.UNKNOWN)
+            else:
+                verdicts.add(self._instance_callability(*parent, depth + 1))
+        if Callability.CALLABLE in verdicts:
+            return Callability.CALLABLE
+        return Callability.UNKNOWN if verdicts else Callability.NOT_CALLABLE
+
+    def _base_class(self, name: str, module: str | None) -> tuple[ast.ClassDef, str | None] | None:
+        if "." in name:
+            return None
         if module is None:
-            return NameInfo(Callability.UNKNOWN)
-        parts = (module + "." + rest).split(".")
-        return self.index.lookup(".".join(parts[:-1]), parts[-1])
+            local = self.local_classes.get(name)
+            return (local, None) if local is not None else None
+        info = self.index.lookup(module, name)
+        return (info.definition, info.module) if isinstance(info.definition, ast.ClassDef) else None
 
-    def _imported_module_name(self, name: str) -> str | None:
-        for stmt in ast.walk(self.tree):
-            if isinstance(stmt, ast.Import):
-                for alias in stmt.names:
-                    if alias.asname == name:
-                        return alias.name
-                    if alias.asname is None and alias.name.partition(".")[0] == name:
-                        return name
-        return None
-
-    def _uncertainty_reason(self, name: str, bindings: frozenset, verdicts: set[Callability]) -> str:
+    def _uncertainty_reason(self, name: str, bindings: frozenset) -> str:
         bound = [b for b in bindings if b is not _UNBOUND]
+        if any(b.kind == "loop" for b in bound):
+            return f"{name} is bound by a for loop, so its value is decided at run time"
         if len(bound) > 1 or _UNBOUND in bindings:
             return f"{name} is bound conditionally, so whether torch.hub.list shows it depends on run time"
         binding = bound[0]
@@ -389,8 +435,6 @@ class _Reader:
             info = self._describe(binding)[2]
             note = f" ({info.note})" if info and info.note else ""
             return f"cannot tell statically whether {original} imported from {module} is callable{note}"
-        if binding.kind == "loop":
-            return f"{name} is bound by a for loop, so its value is decided at run time"
         value = ast.unparse(binding.value) if binding.value is not None else "..."
         if len(value) > 60:
             value = value[:57] + "..."
@@ -406,7 +450,7 @@ class _Reader:
         if kind is EntryPointKind.IMPORTED:
             module, original = binding.import_source
             origin = f"{module}.{original}"
-        elif kind is EntryPointKind.ALIAS:
+        elif kind is EntryPointKind.ALIAS and binding.value is not None:
             origin = ast.unparse(binding.value)
         elif kind is EntryPointKind.PARTIAL and binding.value.args:
             origin = ast.unparse(binding.value.args[0])
@@ -415,14 +459,11 @@ class _Reader:
         parameters = None
         if kind is EntryPointKind.LAMBDA:
             parameters = _parameters(binding.value.args, drop_first=False)
-        elif kind is not EntryPointKind.PARTIAL and node is not None:
+        elif kind is EntryPointKind.PARTIAL:
+            parameters = _partial_parameters(binding.value, _node_parameters(node, kind))
+        elif node is not None:
             doc = _docstring(node)
-            if isinstance(node, ast.ClassDef):
-                parameters = None if kind is EntryPointKind.OBJECT else _class_parameters(node)
-                if kind is EntryPointKind.OBJECT:
-                    parameters = _call_parameters(node)
-            else:
-                parameters = _parameters(node.args, drop_first=False)
+            parameters = _node_parameters(node, kind)
         if name in self.doc_overrides:
             doc = self.doc_overrides[name]
         leaked = kind is EntryPointKind.IMPORTED and not binding.reexport and name not in (all_names or ())
@@ -438,31 +479,44 @@ class _Reader:
             definition=definition,
         )
 
-    def _definition(self, binding: _Binding, info: NameInfo | None, depth: int = 0) -> Definition | None:
+    def _definition(self, binding: _Binding, info: NameInfo | None) -> Definition | None:
         if binding.kind in ("def", "class"):
             return Definition(self.path, None, binding.node, local=True)
         if info is not None and info.definition is not None and info.path is not None:
             return Definition(info.path, info.module, info.definition, local=info.local)
-        if binding.kind == "assign" and depth < 8:
-            value = binding.value
-            if isinstance(value, ast.Call) and dotted_name(value.func) in self.local_classes:
-                return Definition(self.path, None, self.local_classes[dotted_name(value.func)], local=True)
-            if isinstance(value, ast.Call) and value.args and isinstance(value.args[0], ast.Name):
-                value = value.args[0]
-                refs = self._lookup_now(value.id)
-            else:
-                refs = binding.refs
-            if isinstance(value, ast.Name):
-                for ref in refs:
-                    if ref is not _UNBOUND:
-                        found = self._definition(ref, self._describe(ref)[2], depth + 1)
-                        if found is not None:
-                            return found
+        if binding.kind in ("assign", "with") and binding.value is not None:
+            return self._target_definition(binding.value, binding.env, 0)
         return None
 
-    def _lookup_now(self, name: str) -> frozenset:
-        # Partials are rare enough that replaying the namespace again is fine.
-        return self._run(self.tree.body, {}).get(name, frozenset())
+    def _target_definition(self, value: ast.expr, env: Mapping[str, frozenset], depth: int) -> Definition | None:
+        """The code a value runs when called: a lambda, an aliased function, a partial's function, an instance's class."""
+        if depth > 8:
+            return None
+        if isinstance(value, ast.Lambda):
+            return Definition(self.path, None, value, local=True)
+        if isinstance(value, ast.Call):
+            qualified, info, local_class = self._resolve(value.func, env)
+            if local_class is not None:
+                return Definition(self.path, None, local_class, local=True)
+            last = (qualified or dotted_name(value.func) or "").rpartition(".")[2]
+            if last == "partial" and value.args:
+                return self._target_definition(value.args[0], env, depth + 1)
+            if info is not None and isinstance(info.definition, ast.ClassDef) and info.path is not None:
+                return Definition(info.path, info.module, info.definition, local=info.local)
+            return None
+        if isinstance(value, ast.Name):
+            refs = [ref for ref in env.get(value.id, frozenset()) if ref is not _UNBOUND]
+            if len(refs) == 1:
+                ref = refs[0]
+                if ref.kind in ("assign", "with") and ref.value is not None:
+                    return self._target_definition(ref.value, ref.env, depth + 1)
+                return self._definition(ref, self._describe(ref)[2])
+            return None
+        if isinstance(value, ast.Attribute):
+            _, info, _ = self._resolve(value, env)
+            if info is not None and info.definition is not None and info.path is not None:
+                return Definition(info.path, info.module, info.definition, local=info.local)
+        return None
 
     # -- dependencies and imports ----------------------------------------------------------
 
@@ -474,16 +528,18 @@ class _Reader:
         value = binding.value
         line, column = binding.node.lineno, binding.node.col_offset + 1
         if value is None:
-            return Dependencies(True, line, column, problem="not-literal", source=None)
+            return Dependencies(True, line, column, problem="not-literal", problem_at=(line, column))
         source = ast.unparse(value)
+        at = (value.lineno, value.col_offset + 1)
         if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            return Dependencies(True, line, column, problem="bare-string", source=source)
+            return Dependencies(True, line, column, problem="bare-string", source=source, problem_at=at)
         if not isinstance(value, (ast.List, ast.Tuple)):
-            return Dependencies(True, line, column, problem="not-literal", source=source)
+            return Dependencies(True, line, column, problem="not-literal", source=source, problem_at=at)
         entries = []
         for element in value.elts:
             if not (isinstance(element, ast.Constant) and isinstance(element.value, str)):
-                return Dependencies(True, line, column, problem="non-string-element", source=source)
+                return Dependencies(True, line, column, problem="non-string-element", source=source,
+                                    problem_at=(element.lineno, element.col_offset + 1))
             entries.append(DependencyEntry(element.value, element.lineno, element.col_offset + 1))
         return Dependencies(True, line, column, tuple(entries), None, source)
 
@@ -514,11 +570,16 @@ class _Reader:
         return found
 
     def _find_dynamic_constructs(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in _live_nodes(self.tree):
             description = _dynamic_description(node)
             if description:
                 self.dynamic.append(DynamicConstruct(node.lineno, node.col_offset + 1, description))
-        self.dynamic.sort(key=lambda d: (d.line, d.column))
+
+
+def _loaded_names(value: ast.expr | None) -> set[str]:
+    if value is None:
+        return set()
+    return {node.id for node in ast.walk(value) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
 
 def _merge(*states: _State) -> _State:
@@ -532,18 +593,16 @@ def _merge(*states: _State) -> _State:
     return merged
 
 
-def _never_true_under_torch_hub(test: ast.expr) -> bool:
-    """``if __name__ == "__main__"`` and ``if TYPE_CHECKING`` bodies never run under torch.hub."""
-    if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
-        return True
-    if isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING":
-        return True
-    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-        sides = [test.left, test.comparators[0]]
-        has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
-        has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
-        return has_name and has_main
-    return False
+def _live_nodes(tree: ast.AST):
+    """Every node except those in blocks torch.hub never runs (``if __name__ == "__main__":``)."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, ast.If) and never_true_under_torch_hub(node.test):
+            pending.extend([node.test, *node.orelse])
+        else:
+            pending.extend(ast.iter_child_nodes(node))
 
 
 def _dynamic_description(node: ast.AST) -> str | None:
@@ -567,13 +626,49 @@ def _dynamic_description(node: ast.AST) -> str | None:
                 return f"{ast.unparse(target.value)}[...] assignment"
             if isinstance(target, ast.Attribute) and _is_this_module(target.value):
                 return "attribute assignment on the hubconf module"
-    if isinstance(node, ast.FunctionDef) and node.name == "__dir__":
-        return "module-level __dir__ (changes what dir() and so torch.hub.list return)"
+    if isinstance(node, ast.Global):
+        public = [name for name in node.names if not name.startswith("_")]
+        if public:
+            return f"`global {', '.join(public)}` in a function"
     return None
 
 
+def _walruses(stmt: ast.stmt) -> list[ast.NamedExpr]:
+    """``name := value`` in what the statement itself evaluates at module level (not in the blocks it holds)."""
+    if isinstance(stmt, (ast.If, ast.While)):
+        roots = [stmt.test]
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        roots = [stmt.iter]
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        roots = [item.context_expr for item in stmt.items]
+    elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        roots = stmt.decorator_list + stmt.args.defaults + [d for d in stmt.args.kw_defaults if d is not None]
+    elif isinstance(stmt, ast.ClassDef):
+        roots = stmt.decorator_list + stmt.bases + [k.value for k in stmt.keywords]
+    elif isinstance(stmt, ast.Try) or type(stmt).__name__ in ("TryStar", "Match"):
+        roots = [getattr(stmt, "subject", None)] if hasattr(stmt, "subject") else []
+    else:
+        roots = [stmt]
+    found: list[ast.NamedExpr] = []
+    pending = list(reversed(roots))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.NamedExpr):
+            found.append(node)
+        if not isinstance(node, ast.Lambda):  # a lambda's walrus binds in the lambda
+            pending.extend(reversed(list(ast.iter_child_nodes(node))))
+    return found
+
+
 def _is_namespace_call(node: ast.expr) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("globals", "vars", "locals")
+    """``globals()``, or ``vars()``/``locals()`` at module level; ``vars(obj)`` is obj's namespace."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("globals", "vars", "locals")
+        and not node.args
+        and not node.keywords
+    )
 
 
 def _is_this_module(node: ast.expr) -> bool:
@@ -602,7 +697,7 @@ def _walk_imports(body, module_level: bool, optional: bool):
                 yield from _walk_imports(handler.body, module_level, optional)
             yield from _walk_imports(stmt.orelse, module_level, optional)
             yield from _walk_imports(stmt.finalbody, module_level, optional)
-        elif isinstance(stmt, ast.If) and _never_true_under_torch_hub(stmt.test):
+        elif isinstance(stmt, ast.If) and never_true_under_torch_hub(stmt.test):
             yield from _walk_imports(stmt.orelse, module_level, optional)
         else:
             for field_name in ("body", "orelse", "finalbody"):
@@ -614,9 +709,19 @@ def _walk_imports(body, module_level: bool, optional: bool):
 
 
 def _docstring(node: ast.AST) -> str | None:
+    """``__doc__`` as the running interpreter's compiler sets it."""
     if isinstance(node, ast.Lambda):
         return None
-    return ast.get_docstring(node, clean=_COMPILER_CLEANS_DOCSTRINGS)
+    doc = ast.get_docstring(node, clean=False)
+    return _clean_like_compiler(doc) if doc is not None and _COMPILER_CLEANS_DOCSTRINGS else doc
+
+
+def _clean_like_compiler(doc: str) -> str:
+    """What Python 3.13+ compilers store: tabs expanded, the first line's leading spaces and the
+    common indentation of the other lines removed; unlike ``inspect.cleandoc``, blank lines stay."""
+    lines = doc.expandtabs().split("\n")
+    margin = min((len(line) - len(line.lstrip(" ")) for line in lines[1:] if line.strip(" ")), default=0)
+    return "\n".join([lines[0].lstrip(" ")] + [line[margin:] for line in lines[1:]])
 
 
 def _parameters(args: ast.arguments, drop_first: bool) -> tuple[Parameter, ...]:
@@ -644,6 +749,51 @@ def _parameter(arg: ast.arg, kind: str, default: ast.expr | None) -> Parameter:
         default=ast.unparse(default) if default is not None else None,
         annotation=ast.unparse(arg.annotation) if arg.annotation is not None else None,
     )
+
+
+def _node_parameters(node: ast.AST | None, kind: EntryPointKind) -> tuple[Parameter, ...] | None:
+    """The parameters of calling what ``node`` defines (an instance of it, for objects)."""
+    if isinstance(node, ast.ClassDef):
+        return _call_parameters(node) if kind is EntryPointKind.OBJECT else _class_parameters(node)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return _parameters(node.args, drop_first=False)
+    return None
+
+
+def _partial_parameters(call: ast.Call, target: tuple[Parameter, ...] | None) -> tuple[Parameter, ...] | None:
+    """What ``inspect.signature`` shows for ``partial(f, *args, **keywords)`` given f's parameters.
+
+    Positionally bound parameters disappear; a keyword-bound one takes the new
+    default and becomes keyword-only, and so do the positional ones after it.
+    """
+    bound_args = call.args[1:]
+    if target is None or any(isinstance(a, ast.Starred) for a in bound_args) or any(k.arg is None for k in call.keywords):
+        return None
+    keywords = {k.arg: ast.unparse(k.value) for k in call.keywords}
+    positional = [p for p in target if p.kind in ("positional_only", "positional_or_keyword")]
+    if len(bound_args) > len(positional) and not any(p.kind == "var_positional" for p in target):
+        return None
+    dropped = {p.name for p in positional[:len(bound_args)]}
+    leading: list[Parameter] = []
+    keyword_only: list[Parameter] = []
+    to_keyword_only = False
+    for param in target:
+        if param.name in dropped:
+            continue
+        if param.name in keywords and param.kind in ("positional_or_keyword", "keyword_only"):
+            to_keyword_only = to_keyword_only or param.kind == "positional_or_keyword"
+            param = Parameter(param.name, "keyword_only", keywords.pop(param.name), param.annotation)
+        elif param.kind == "positional_only" and param.name in keywords and not any(p.kind == "var_keyword" for p in target):
+            return None
+        if to_keyword_only and param.kind == "positional_or_keyword":
+            param = Parameter(param.name, "keyword_only", param.default, param.annotation)
+        if to_keyword_only and param.kind == "var_positional":
+            continue
+        (keyword_only if to_keyword_only and param.kind != "var_keyword" else leading).append(param)
+    if keywords and not any(p.kind == "var_keyword" for p in target):
+        return None
+    variadic = [p for p in leading if p.kind == "var_keyword"]
+    return tuple([p for p in leading if p.kind != "var_keyword"] + keyword_only + variadic)
 
 
 def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:

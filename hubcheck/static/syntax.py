@@ -35,6 +35,24 @@ def in_try_body_handling_import_error(node: ast.AST, ancestors: tuple[ast.AST, .
     return False
 
 
+def never_true_under_torch_hub(test: ast.expr) -> bool:
+    """Whether an ``if`` test is false whenever torch.hub runs the code.
+
+    ``if __name__ == "__main__":`` (hubconf runs as ``"hubconf.py"``, repo modules
+    under their own names) and ``if TYPE_CHECKING:``.
+    """
+    if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
+        return True
+    if isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING":
+        return True
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        sides = [test.left, test.comparators[0]]
+        has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+        has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
+        return has_name and has_main
+    return False
+
+
 def string_value(node: ast.AST | None) -> str | None:
     """The value of a string literal, or None."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):

@@ -1,0 +1,39 @@
+"""The rule set: every rule module is imported here, so the registry is complete."""
+
+from __future__ import annotations
+
+from hubcheck.rules import code_patterns, hubconf_file, dependencies, entrypoints, import_time  # noqa: F401
+from hubcheck.rules.base import Rule, registered_rules
+
+ALL_RULES: tuple[Rule, ...] = registered_rules()
+_BY_CODE = {r.code: r for r in ALL_RULES}
+
+
+def get_rule(code: str) -> Rule | None:
+    """The rule with this code (case-insensitive), or None."""
+    return _BY_CODE.get(code.upper())
+
+
+def validate_code_selector(selector: str) -> str | None:
+    """None when ``selector`` (a code, a prefix such as ``HUB2``, or ``ALL``) selects some rule; else why not."""
+    upper = selector.upper()
+    if upper == "ALL" or any(code.startswith(upper) for code in _BY_CODE) and upper.startswith("HUB"):
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(upper, list(_BY_CODE), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown rule code {selector!r}{hint}; `hubcheck rules` lists them"
+
+
+def select_rules(select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()) -> tuple[Rule, ...]:
+    """The rules chosen by code prefixes: all when ``select`` is empty, minus ``ignore``."""
+
+    def matches(code: str, selectors: tuple[str, ...]) -> bool:
+        return any(s.upper() == "ALL" or code.startswith(s.upper()) for s in selectors)
+
+    chosen = [r for r in ALL_RULES if not select or matches(r.code, select)]
+    return tuple(r for r in chosen if not matches(r.code, ignore))
+
+
+__all__ = ["ALL_RULES", "Rule", "get_rule", "select_rules", "validate_code_selector"]

@@ -1,0 +1,301 @@
+"""Rules about the ``dependencies`` list and what hubconf imports."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from hubcheck.findings import Severity
+from hubcheck.rules.base import Violation, rule
+from hubcheck.rules.context import LintContext
+from hubcheck.static.modules import is_stdlib
+from hubcheck.static.syntax import in_try_body_handling_import_error
+
+# Distributions whose import name differs from the name pip installs them by;
+# listing the pip name makes torch.hub's find_spec check fail for everyone.
+PIP_TO_MODULE = {
+    "pillow": "PIL",
+    "pyyaml": "yaml",
+    "opencv-python": "cv2",
+    "opencv-python-headless": "cv2",
+    "opencv-contrib-python": "cv2",
+    "scikit-learn": "sklearn",
+    "scikit-image": "skimage",
+    "beautifulsoup4": "bs4",
+    "protobuf": "google.protobuf",
+    "python-dateutil": "dateutil",
+    "pytorch": "torch",
+    "pytorch-lightning": "pytorch_lightning",
+    "tensorflow-gpu": "tensorflow",
+    "msgpack-python": "msgpack",
+    "timm-pytorch": "timm",
+    "huggingface-hub": "huggingface_hub",
+    "sentencepiece-python": "sentencepiece",
+    "ftfy-python": "ftfy",
+}
+
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_VERSION_SPECIFIER = re.compile(r"[<>=!~]")
+
+# torch.hub itself runs on torch, so a missing `torch` can never be what fails.
+_ALWAYS_PRESENT = frozenset({"torch"})
+
+
+def why_not_module_name(entry: str) -> str | None:
+    """Why torch.hub's ``importlib.util.find_spec(entry)`` can never succeed, or None."""
+    if _VERSION_SPECIFIER.search(entry):
+        return "a version specifier (torch.hub checks module names with find_spec, it does not install)"
+    if "[" in entry:
+        return "a pip requirement with extras, not a module name"
+    if entry.strip() != entry or " " in entry:
+        return "a name with whitespace in it"
+    if entry.lower() in PIP_TO_MODULE:
+        return f"a pip distribution name; the module it installs is {PIP_TO_MODULE[entry.lower()]!r}"
+    if "-" in entry:
+        return "a pip distribution name (module names cannot contain '-')"
+    if not _MODULE_NAME.match(entry):
+        return "not a valid module name"
+    return None
+
+
+def _suggested_module(entry: str) -> str:
+    known = PIP_TO_MODULE.get(entry.lower())
+    if known:
+        return known
+    base = re.split(r"[<>=!~\[ ;]", entry, maxsplit=1)[0].strip()
+    return base.replace("-", "_") or entry
+
+
+@rule(
+    code="HUB003",
+    name="dependencies-missing",
+    severity=Severity.WARNING,
+    message="hubconf.py has no module-level `dependencies` list",
+    fix="add `dependencies = [...]` with the modules hubconf needs, e.g. `dependencies = [\"torch\"]`",
+)
+def dependencies_missing(ctx: LintContext):
+    """
+    ## What it does
+    Checks that hubconf.py defines a module-level `dependencies` variable.
+
+    ## Why is this bad?
+    torch.hub checks `dependencies` before help() and load() and tells users
+    in one line which packages to install ("Missing dependencies: timm, scipy").
+    Without it, a missing package surfaces as an ImportError deep inside the
+    repo's code, or not at all until the entry point runs.
+
+    ## Example
+    ```python
+    import torch
+
+    def model(pretrained=True):
+        ...
+    ```
+
+    ## Use instead
+    ```python
+    dependencies = ["torch", "scipy"]
+
+    import torch
+    ```
+
+    ## References
+    - https://pytorch.org/docs/stable/hub.html#how-to-implement-an-entrypoint
+    """
+    model = ctx.model
+    if model is not None and not model.dependencies.declared:
+        yield Violation(model.path, 1, 1)
+
+
+@rule(
+    code="HUB004",
+    name="dependencies-not-list",
+    severity=Severity.ERROR,
+    message="`dependencies = {value}` {problem}",
+    fix="write a literal list of module-name strings, e.g. `dependencies = [\"torch\", \"scipy\"]`",
+)
+def dependencies_not_list(ctx: LintContext):
+    """
+    ## What it does
+    Checks that `dependencies` is a literal list or tuple of strings.
+
+    ## Why is this bad?
+    torch.hub iterates over `dependencies` and calls `find_spec` on each item.
+    A bare string is iterated character by character, so `dependencies = "torch"`
+    asks for modules named `t`, `o`, `r`... and fails with "Missing
+    dependencies: t, o, r, c, h". A value computed at run time cannot be
+    checked by anyone before users run it.
+
+    ## Example
+    ```python
+    dependencies = "torch"
+    ```
+
+    ## Use instead
+    ```python
+    dependencies = ["torch"]
+    ```
+
+    ## References
+    - torch/hub.py `_check_dependencies`
+    """
+    model = ctx.model
+    if model is None or model.dependencies.problem is None:
+        return
+    deps = model.dependencies
+    problems = {
+        "bare-string": "is a bare string: torch.hub iterates it character by character",
+        "not-literal": "is not a literal list or tuple, so nobody can check it before users run it",
+        "non-string-element": "holds something other than strings; torch.hub passes each item to find_spec",
+    }
+    value = deps.source if deps.source is not None and len(deps.source) <= 60 else "..."
+    line, column = deps.problem_at or (deps.line, deps.column)
+    yield Violation(model.path, line, column, {"value": value, "problem": problems[deps.problem]})
+
+
+@rule(
+    code="HUB005",
+    name="dependency-not-module-name",
+    severity=Severity.ERROR,
+    message="dependency {entry!r} can never satisfy torch.hub's check: it is {reason}",
+    fix="list the importable module name instead: {module!r}",
+)
+def dependency_not_module_name(ctx: LintContext):
+    """
+    ## What it does
+    Checks that every entry of `dependencies` is a module name, as torch.hub
+    checks each one with `importlib.util.find_spec`.
+
+    ## Why is this bad?
+    pip distribution names (`opencv-python`, `scikit-learn`, `pillow`) and
+    requirement strings (`torch>=1.7`) are not module names. `find_spec` never
+    finds them, so torch.hub reports them missing even when they are
+    installed (and `torch>=1.7` raises ModuleNotFoundError outright): every
+    user's help() and load() fail.
+
+    ## Example
+    ```python
+    dependencies = ["torch>=1.7", "opencv-python", "scikit-learn"]
+    ```
+
+    ## Use instead
+    ```python
+    dependencies = ["torch", "cv2", "sklearn"]
+    ```
+
+    ## References
+    - https://docs.python.org/3/library/importlib.html#importlib.util.find_spec
+    """
+    model = ctx.model
+    if model is None:
+        return
+    for entry in model.dependencies.entries:
+        reason = why_not_module_name(entry.value)
+        if reason:
+            yield Violation(model.path, entry.line, entry.column,
+                            {"entry": entry.value, "reason": reason, "module": _suggested_module(entry.value)})
+
+
+@rule(
+    code="HUB006",
+    name="dependency-not-installed",
+    severity=Severity.WARNING,
+    message="dependency {entry!r} is not installed in this environment ({python})",
+    fix="install it here (`pip install ...`), or remove it from `dependencies` if the repo no longer needs it",
+)
+def dependency_not_installed(ctx: LintContext):
+    """
+    ## What it does
+    Looks up every module in `dependencies` the way torch.hub does (on the
+    import path with the repo first), without importing anything.
+
+    ## Why is this bad?
+    torch.hub refuses help() and load() when a listed module cannot be found.
+    If it is missing here, the repo's own CI cannot run its entry points
+    either; if the repo no longer needs it, users install it for nothing.
+    Run `hubcheck lint` in the environment the entry points run in; a
+    lint-only environment (pre-commit) usually ignores this rule.
+
+    ## Example
+    ```python
+    dependencies = ["torch", "timm"]  # timm not installed
+    ```
+
+    ## Use instead
+    ```
+    pip install timm
+    ```
+
+    ## References
+    - torch/hub.py `_check_module_exists`
+    """
+    import sys
+
+    model = ctx.model
+    if model is None:
+        return
+    for entry in model.dependencies.entries:
+        if why_not_module_name(entry.value) is None and ctx.index.find(entry.value) is None:
+            yield Violation(model.path, entry.line, entry.column, {"entry": entry.value, "python": sys.executable})
+
+
+@rule(
+    code="HUB007",
+    name="undeclared-import",
+    severity=Severity.WARNING,
+    message="{module!r} is imported by the repo but missing from `dependencies`",
+    fix="add {module!r} to `dependencies`",
+)
+def undeclared_import(ctx: LintContext):
+    """
+    ## What it does
+    Checks that every third-party package that hubconf.py imports, and that the
+    repo's own modules import when hubconf or an entry point runs them, is
+    listed in `dependencies`. Standard-library modules, the repo's own modules,
+    `torch` (torch.hub cannot run without it) and imports guarded by
+    `except ImportError` are exempt.
+
+    ## Why is this bad?
+    torch.hub's dependency check is the one place users learn what to install.
+    An undeclared package fails later, with an ImportError from a file they
+    have never seen, often only after a download has finished.
+
+    ## Example
+    ```python
+    dependencies = ["torch"]
+
+    import timm
+    ```
+
+    ## Use instead
+    ```python
+    dependencies = ["torch", "timm"]
+
+    import timm
+    ```
+
+    ## References
+    - https://pytorch.org/docs/stable/hub.html#how-to-implement-an-entrypoint
+    """
+    model = ctx.model
+    if model is None or model.dependencies.problem is not None:
+        return
+    declared = {name.partition(".")[0] for name in model.dependencies.names}
+    reported: set[str] = set()
+    for unit, node, ancestors in ctx.nodes():
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or in_try_body_handling_import_error(node, ancestors):
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level:
+            continue
+        # `import a, b` names each module in its own alias; `from a import b` names it once.
+        if isinstance(node, ast.Import):
+            modules = [(alias.name, alias) for alias in node.names]
+        else:
+            modules = [(node.module or "", node)]
+        for module, where in modules:
+            top = module.partition(".")[0]
+            if (not top or top in declared or top in reported or top in _ALWAYS_PRESENT
+                    or is_stdlib(top) or ctx.index.is_local(top)):
+                continue
+            reported.add(top)
+            yield Violation(unit.path, where.lineno, where.col_offset + 1, {"module": top}, unit.entrypoint)
