@@ -1,0 +1,480 @@
+"""Rules about what hubconf does when imported and how it imports (HUB301-HUB304).
+
+torch.hub executes hubconf.py, as a module named ``"hubconf.py"`` with no
+package, for every list, help and load; it puts the repo on ``sys.path[0]``
+meanwhile and leaves every module imported in ``sys.modules`` afterwards.
+These rules catch code that misbehaves under exactly that treatment.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from hubcheck.findings import Severity
+from hubcheck.rules.base import Violation, rule
+from hubcheck.rules.code_patterns import (
+    DOWNLOAD_URL_TO_FILE,
+    LOAD_STATE_DICT_FROM_URL,
+    _argument,
+    _FileNames,
+    _never_runs_under_hub,
+    _reached,
+    _short,
+    _span,
+)
+from hubcheck.rules.context import LintContext
+from hubcheck.static.syntax import in_try_body_handling_import_error
+
+# -- HUB301: side effects at import time -----------------------------------------------------
+
+# kind -> (what the message says it does, what to do instead)
+_EFFECTS = {
+    "download": ("downloads weights", "download inside the entry point that needs the weights"),
+    "hub-load": ("loads another hub repo", "call torch.hub.load inside the entry point that needs the model"),
+    "network": ("opens a network connection", "make the request inside the entry point that needs its result"),
+    "pip": ("installs packages with pip", "list the module in `dependencies` instead; torch.hub tells users what "
+            "to install"),
+    "subprocess": ("runs a subprocess", "run it inside the entry point that needs it, or do the work in Python"),
+    "chdir": ("changes the working directory", "leave the working directory alone and build paths from "
+              "`Path(__file__).resolve().parent`"),
+    "exit": ("exits the interpreter", "raise an exception that says what is wrong (ImportError, RuntimeError) "
+             "instead of ending the user's process"),
+    "write": ("writes to the file system", "write files inside the entry point that needs them, under "
+              "`torch.hub.get_dir()`"),
+    "environ": ("changes environment variables", "pass settings as arguments instead of changing the user's "
+                "process environment"),
+}
+
+_EFFECT_CALLS = {
+    DOWNLOAD_URL_TO_FILE: "download",
+    LOAD_STATE_DICT_FROM_URL: "download",
+    "urllib.request.urlretrieve": "download",
+    "urllib.urlretrieve": "download",
+    "wget.download": "download",
+    "gdown.download": "download",
+    "huggingface_hub.hf_hub_download": "download",
+    "huggingface_hub.snapshot_download": "download",
+    "torch.hub.load": "hub-load",
+    "torch.hub.list": "hub-load",
+    "torch.hub.help": "hub-load",
+    "urllib.request.urlopen": "network",
+    "urllib.urlopen": "network",
+    "urllib2.urlopen": "network",
+    "http.client.HTTPConnection": "network",
+    "http.client.HTTPSConnection": "network",
+    "socket.create_connection": "network",
+    "socket.socket": "network",
+    "os.system": "subprocess",
+    "os.popen": "subprocess",
+    "os.startfile": "subprocess",
+    "os.posix_spawn": "subprocess",
+    "os.chdir": "chdir",
+    "os.fchdir": "chdir",
+    "sys.exit": "exit",
+    "exit": "exit",
+    "quit": "exit",
+    "os._exit": "exit",
+    "os.abort": "exit",
+    "os.makedirs": "write",
+    "os.mkdir": "write",
+    "os.remove": "write",
+    "os.unlink": "write",
+    "os.rename": "write",
+    "os.renames": "write",
+    "os.replace": "write",
+    "os.rmdir": "write",
+    "os.removedirs": "write",
+    "os.symlink": "write",
+    "os.link": "write",
+    "os.truncate": "write",
+    "torch.save": "write",
+    "torch.jit.save": "write",
+    "numpy.save": "write",
+    "numpy.savez": "write",
+    "numpy.savez_compressed": "write",
+    "numpy.savetxt": "write",
+    "pip.main": "pip",
+    "pip._internal.main": "pip",
+    "pip._internal.cli.main.main": "pip",
+    "os.putenv": "environ",
+    "os.unsetenv": "environ",
+}
+_EFFECT_PREFIXES = (
+    ("subprocess.", "subprocess"),
+    ("os.exec", "subprocess"),
+    ("os.spawn", "subprocess"),
+    ("requests.", "network"),
+    ("httpx.", "network"),
+    ("shutil.", "write"),
+)
+# shutil functions that only read.
+_SHUTIL_READ_ONLY = frozenset({"shutil.which", "shutil.disk_usage", "shutil.get_terminal_size",
+                               "shutil.get_archive_formats", "shutil.get_unpack_formats"})
+# pathlib.Path methods that change the file system (`rename`/`replace` are left out: str has them too).
+_WRITING_METHODS = frozenset({"write_text", "write_bytes", "mkdir", "touch", "unlink", "rmdir",
+                              "symlink_to", "hardlink_to"})
+_ENVIRON_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"})
+_WRITE_MODE = re.compile(r"^[rwxabtU+]{1,4}$")
+_PIP = re.compile(r"(^|[\s/\\])pip\d*(\.exe)?($|\s)")
+
+
+def _is_write_mode(node: ast.expr | None, names: _FileNames) -> bool:
+    mode = names.literal(node, ()) if node is not None else None
+    return mode is not None and bool(_WRITE_MODE.match(mode)) and any(c in mode for c in "wax+")
+
+
+def _mentions_pip(call: ast.Call) -> bool:
+    return any(
+        isinstance(node, ast.Constant) and isinstance(node.value, str) and _PIP.search(node.value)
+        for node in ast.walk(call)
+    )
+
+
+def _call_effect(call: ast.Call, names: _FileNames) -> str | None:
+    """The kind of side effect a call has, or None."""
+    name = names.qualified(call.func) or ""
+    kind = _EFFECT_CALLS.get(name)
+    if kind is None and name not in _SHUTIL_READ_ONLY:
+        kind = next((k for prefix, k in _EFFECT_PREFIXES if name.startswith(prefix)), None)
+    if kind == "subprocess" and _mentions_pip(call):
+        return "pip"
+    if kind is not None:
+        return kind
+    if name == "open":
+        return "write" if _is_write_mode(_argument(call, 1, "mode"), names) else None
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        if func.attr in _WRITING_METHODS:
+            return "write"
+        if func.attr == "open" and _is_write_mode(_argument(call, 0, "mode"), names):
+            return "write"
+        if func.attr in _ENVIRON_METHODS and names.qualified(func.value) == "os.environ":
+            return "environ"
+    return None
+
+
+def _statement_effect(node: ast.AST, names: _FileNames) -> str | None:
+    """The side effect of a statement that is not a call: ``os.environ[...] = ...``, ``raise SystemExit``."""
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+        for target in targets:
+            base = target.value if isinstance(target, ast.Subscript) else target
+            if names.qualified(base) == "os.environ":
+                return "environ"
+    if isinstance(node, ast.Raise) and node.exc is not None:
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if names.qualified(exc) in ("SystemExit", "builtins.SystemExit"):
+            return "exit"
+    return None
+
+
+@rule(
+    code="HUB301",
+    name="import-time-side-effect",
+    severity=Severity.WARNING,
+    message="`{code}` {effect} at import time: it runs as soon as {module} is imported, before any entry "
+            "point is called",
+    fix="{remedy} (torch.hub.list and help import hubconf too)",
+)
+def import_time_side_effect(ctx: LintContext):
+    """
+    ## What it does
+    Checks for side effects in the code that runs when hubconf.py is imported.
+
+    Looks at module level, class bodies, decorators and default values of
+    hubconf.py and of the repo modules it imports (not function bodies, and
+    not `if __name__ == "__main__":` blocks) for network access (`urlopen`,
+    `requests`, `http.client`, sockets, `torch.hub.load`), weight downloads
+    (`load_state_dict_from_url`, `download_url_to_file`), subprocesses and
+    pip installs, `os.chdir`, `sys.exit` / `raise SystemExit`, file writes
+    (`open(..., "w")`, `Path.write_text`, `mkdir`, `os.makedirs`, `shutil`,
+    `torch.save`) and environment changes (`os.environ[...] = ...`,
+    `os.environ.update`). A module-level call of one of the repo's own
+    functions is not followed into that function.
+
+    ## Why is this bad?
+    torch.hub executes hubconf.py for every `torch.hub.list` and `help`, not
+    only for `load`, and re-executes it each time. A download or pip install
+    at import time makes listing a repo slow, fails offline and in sandboxes,
+    and happens even when the user wanted another entry point. `sys.exit`
+    ends the user's program; `os.chdir` and environment changes alter the
+    rest of the user's process for good.
+
+    ## Example
+    ```python
+    import subprocess, sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "timm"])
+    _WEIGHTS = torch.hub.load_state_dict_from_url(URL, map_location="cpu")
+    ```
+
+    ## Use instead
+    ```python
+    dependencies = ["torch", "timm"]
+
+    def model(pretrained=True):
+        \"\"\"The model; downloads its weights when `pretrained`.\"\"\"
+        net = _build()
+        if pretrained:
+            net.load_state_dict(torch.hub.load_state_dict_from_url(URL, map_location="cpu", check_hash=True))
+        return net
+    ```
+
+    ## References
+    - torch/hub.py `_import_module`: hubconf is executed by `list`, `help` and `load` alike
+    """
+    reached = _reached(ctx)
+    seen: set[tuple] = set()
+    for unit, node, ancestors in reached.nodes:
+        if not unit.import_time or not isinstance(node, (ast.Call, ast.stmt)):
+            continue
+        file = reached.file(unit.path)
+        kind = _call_effect(node, file) if isinstance(node, ast.Call) else _statement_effect(node, file)
+        key = _span(unit.path, node)
+        if kind is None or key in seen or _never_runs_under_hub(node, ancestors):
+            continue
+        seen.add(key)
+        effect, remedy = _EFFECTS[kind]
+        code = _short(node.func) if isinstance(node, ast.Call) else _short(node)
+        module = unit.module or "hubconf.py"
+        yield Violation(unit.path, node.lineno, node.col_offset + 1,
+                        {"code": code, "effect": effect, "module": module, "remedy": remedy}, unit.entrypoint)
+
+
+# -- HUB302: sys.path edits ---------------------------------------------------------------------
+
+_SYS_PATH_METHODS = frozenset({"insert", "append", "extend", "remove", "pop", "clear"})
+_EDITS = (ast.Call, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)
+
+
+def _sys_path_edit(node: ast.AST, names: _FileNames) -> bool:
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _SYS_PATH_METHODS:
+            return names.qualified(func.value) == "sys.path"
+        return names.qualified(func) == "site.addsitedir"
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+        return any(
+            names.qualified(target.value if isinstance(target, ast.Subscript) else target) == "sys.path"
+            for target in targets
+        )
+    return False
+
+
+@rule(
+    code="HUB302",
+    name="sys-path-mutation",
+    severity=Severity.WARNING,
+    message="`{code}` edits sys.path: the change outlives torch.hub.load and decides what every later "
+            "import in the user's process finds",
+    fix="remove it and import the repo's modules from the repo root (`from mypkg.models import Net`); "
+        "torch.hub puts the repo on sys.path[0] while hubconf and the entry point run",
+)
+def sys_path_mutation(ctx: LintContext):
+    """
+    ## What it does
+    Checks hubconf.py and the repo code it reaches for edits of `sys.path`.
+
+    Flags `sys.path.insert/append/extend/remove/pop/clear`, assigning to
+    `sys.path` or `sys.path[...]` (`+=` too), `del sys.path[...]` and
+    `site.addsitedir`, under any import alias. All of hubconf.py is checked,
+    reached or not, except `if __name__ == "__main__":` blocks; in other
+    repo modules only the code hubconf and its entry points reach.
+
+    ## Why is this bad?
+    torch.hub inserts the repo at `sys.path[0]` only while it imports
+    hubconf and runs the entry point, then removes it. A folder the repo
+    adds itself stays for the rest of the user's process: later imports of
+    `utils` or `models`, the user's own or another hub repo's, silently
+    resolve to this repo's files. Inserting a subfolder also makes one file
+    importable under two names, so its classes stop comparing equal.
+
+    ## Example
+    ```python
+    import os, sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "yolo"))
+    from models.yolo import Model as _Model
+    ```
+
+    ## Use instead
+    ```python
+    from yolo.models.yolo import Model as _Model
+    ```
+
+    ## References
+    - torch/hub.py `_add_to_sys_path`: the repo is inserted and removed around each import and call
+    """
+    model = ctx.model
+    if model is None:
+        return
+    reached = _reached(ctx)
+    hubconf = reached.file(model.path)
+    found: list[tuple] = []
+    for node, ancestors, entrypoint in reached.hubconf_nodes:
+        if _sys_path_edit(node, hubconf) and not _never_runs_under_hub(node, ancestors):
+            found.append((model.path, node, entrypoint))
+    for unit, node, ancestors in reached.nodes:
+        if isinstance(node, _EDITS) and id(unit) not in reached.hubconf_units \
+                and _sys_path_edit(node, reached.file(unit.path)) and not _never_runs_under_hub(node, ancestors):
+            found.append((unit.path, node, unit.entrypoint))
+    seen: set[tuple] = set()
+    for path, node, entrypoint in found:
+        key = _span(path, node)
+        if key not in seen:
+            seen.add(key)
+            code = ast.unparse(node.func) if isinstance(node, ast.Call) else _short(node)
+            yield Violation(path, node.lineno, node.col_offset + 1, {"code": code}, entrypoint)
+
+
+# -- HUB303: module names every repo uses ----------------------------------------------------------
+
+GENERIC_MODULE_NAMES = frozenset({
+    "utils", "util", "models", "model", "common", "modules", "module", "layers", "helpers", "helper",
+    "data", "datasets", "dataset", "config", "configs", "networks", "network", "nets", "net", "lib",
+    "src", "ops", "tools", "backbone", "backbones", "builder", "core", "loss", "losses", "transforms",
+    "blocks", "train", "test", "hub", "nn", "misc", "base", "engine", "structures",
+})
+"""Top-level module names that many hub repos use for their own code.
+
+torch.hub leaves every module a repo imports in ``sys.modules``, keyed by its
+top-level name. When two repos loaded in one process both have a local
+``models`` package, the second repo's ``import models`` returns the first
+repo's package. The list is drawn from the names public hub repos use most.
+"""
+
+
+def _suggested_package(ctx: LintContext, name: str) -> str:
+    slug = re.sub(r"\W+", "_", ctx.repo_root.name.lower()).strip("_") or "myrepo"
+    if slug[0].isdigit():
+        slug = f"repo_{slug}"
+    return f"{slug}_{name}"
+
+
+@rule(
+    code="HUB303",
+    name="generic-module-name",
+    severity=Severity.WARNING,
+    message="hubconf imports the repo's module {name!r}, a name other hub repos use too: loading two of "
+            "them in one process gives the second one the first's {name!r} from sys.modules",
+    fix="rename it to something only this repo uses (e.g. `{suggested}`), or move it into a uniquely named "
+        "package and import `yourpackage.{name}`",
+)
+def generic_module_name(ctx: LintContext):
+    """
+    ## What it does
+    Checks for repo modules with generic top-level names that hubconf.py imports.
+
+    Looks at every import in hubconf.py, at module level or in functions,
+    for a top-level module or package inside the repo named `utils`,
+    `models`, `common`, `layers`, `config`... (`GENERIC_MODULE_NAMES`).
+    Each name is reported once, at its first import. Installed packages
+    with those names, and repo modules inside a uniquely named package
+    (`from mynet.models import x`), are not flagged.
+
+    ## Why is this bad?
+    torch.hub imports a repo's modules with the repo at `sys.path[0]` and
+    leaves every one of them in `sys.modules` afterwards. The next repo that
+    runs `import models` gets the first repo's `models` from `sys.modules`
+    without looking at its own files, and fails with an AttributeError or
+    ImportError, or builds the wrong network. Loading
+    `facebookresearch/detr` and then `ultralytics/yolov5` in one process
+    fails with "No module named 'models.yolo'": both repos have a top-level
+    `models` package.
+
+    ## Example
+    ```python
+    # repo layout: hubconf.py, models/, utils.py
+    from models.resnet import ResNet as _ResNet
+    from utils import load_weights as _load_weights
+    ```
+
+    ## Use instead
+    ```python
+    # repo layout: hubconf.py, mynet/models/, mynet/utils.py
+    from mynet.models.resnet import ResNet as _ResNet
+    from mynet.utils import load_weights as _load_weights
+    ```
+
+    ## References
+    - https://github.com/pytorch/hub/issues/243
+    - https://pytorch.org/docs/stable/hub.html#known-limitations
+    - torch/hub.py `_import_module`: modules imported by hubconf are never removed from sys.modules
+    """
+    model = ctx.model
+    if model is None:
+        return
+    entry_at = {
+        (node.lineno, node.col_offset + 1): entrypoint
+        for node, _, entrypoint in _reached(ctx).hubconf_nodes
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    }
+    reported: set[str] = set()
+    for imported in sorted(model.imports, key=lambda i: (i.line, i.column)):
+        top = imported.name.partition(".")[0]
+        if top in reported or top not in GENERIC_MODULE_NAMES:
+            continue
+        found = ctx.index.find(top)
+        if found is None or not found.local:
+            continue
+        reported.add(top)
+        yield Violation(model.path, imported.line, imported.column,
+                        {"name": top, "suggested": _suggested_package(ctx, top)},
+                        entry_at.get((imported.line, imported.column)))
+
+
+# -- HUB304: relative imports in hubconf -------------------------------------------------------------
+
+
+def _absolute_form(node: ast.ImportFrom) -> str:
+    if node.module:
+        return ast.unparse(ast.ImportFrom(module=node.module, names=node.names, level=0))
+    return ast.unparse(ast.Import(names=node.names))
+
+
+@rule(
+    code="HUB304",
+    name="relative-import-in-hubconf",
+    severity=Severity.ERROR,
+    message="`{statement}` is a relative import: torch.hub executes hubconf.py as a module with no "
+            "package, so it raises ImportError",
+    fix="import from the repo root instead: `{absolute}`",
+)
+def relative_import_in_hubconf(ctx: LintContext):
+    """
+    ## What it does
+    Checks hubconf.py for relative imports, which always fail under torch.hub.
+
+    Flags `from . import x` and `from .models import y`, at module level and
+    in functions. A relative import inside `try:` whose `except` catches
+    ImportError (with an absolute fallback) is not flagged.
+
+    ## Why is this bad?
+    torch.hub loads hubconf.py with `spec_from_file_location("hubconf.py", path)`:
+    a module with no parent package. Every relative import then fails with
+    "attempted relative import with no known parent package", so list, help
+    and load fail (or, inside a function, the entry point does), although
+    the same line works when the repo is used as a package.
+
+    ## Example
+    ```python
+    from .models import resnet50 as _resnet50
+    ```
+
+    ## Use instead
+    ```python
+    from models import resnet50 as _resnet50
+    ```
+
+    ## References
+    - torch/hub.py `_import_module`: `importlib.util.spec_from_file_location(name, path)`
+    - https://docs.python.org/3/reference/import.html#package-relative-imports
+    """
+    model = ctx.model
+    if model is None:
+        return
+    for node, ancestors, entrypoint in _reached(ctx).hubconf_nodes:
+        if isinstance(node, ast.ImportFrom) and node.level > 0 \
+                and not in_try_body_handling_import_error(node, ancestors):
+            yield Violation(model.path, node.lineno, node.col_offset + 1,
+                            {"statement": ast.unparse(node), "absolute": _absolute_form(node)}, entrypoint)
