@@ -1,0 +1,184 @@
+"""pytest plugin: opt-in with ``pytest --hubcheck``; installing hubcheck changes nothing otherwise.
+
+``pytest --hubcheck path/to/repo`` collects every check of every entry point on
+every device as a test item (``path/to/repo/hubconf.py::custom_model::forward[cpu]``),
+runs it in the repo's isolated worker, and lets pytest-xdist spread the entry
+points over cores and machines (``-n auto``). This module holds only hooks,
+options and fixtures; the items live in :mod:`hubcheck.pytest_items`, imported
+when a run asks for hubcheck, so that loading the plugin stays cheap (no torch,
+typer, rich or git).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from hubcheck.pytest_items import HubcheckRun
+
+CHECK_MARKERS = (
+    "import", "dependencies", "entrypoints", "config", "references", "lint",
+    "docstring", "load", "forward", "determinism", "state-dict-roundtrip", "reference", "device-parity",
+)
+_RUN = pytest.StashKey["HubcheckRun"]()
+"""The :class:`~hubcheck.pytest_items.HubcheckRun` of this process."""
+_ACTIVE = pytest.StashKey[bool]()
+"""Whether this run collects hubcheck items."""
+UPDATE_PROPERTY = "hubcheck-update"
+"""``user_properties`` key of what ``--hubcheck-update`` recorded; it travels with xdist's reports."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hubcheck", "check PyTorch Hub repos")
+    group.addoption("--hubcheck", action="store_true", default=False,
+                    help="check hub repos as test items: every path argument that holds hubconf.py, every "
+                         "--hubcheck-repo, else the hubcheck_repos ini option, else the rootdir")
+    group.addoption("--hubcheck-repo", action="append", default=[], metavar="SPEC",
+                    help="also check this hub repo: a directory, owner/name[:ref] or git+URL[@ref]; repeatable; "
+                         "implies --hubcheck")
+    group.addoption("--hubcheck-device", action="append", default=[], metavar="DEVICE",
+                    help="cpu, cuda, cuda:N, mps or auto (cpu and cuda); repeatable; default: the repo's "
+                         "[validate] devices")
+    group.addoption("--hubcheck-update", action="store_true", default=False,
+                    help="record new reference outputs of the selected entry points (hubcheck record --update) "
+                         "before checking them")
+    group.addoption("--hubcheck-timeout", type=float, default=None, metavar="SECONDS",
+                    help="seconds per entry point (default: the repo's [validate] timeout)")
+    group.addoption("--hubcheck-python", default=None, metavar="PYTHON",
+                    help="run repo code in a worker under this interpreter (e.g. a venv with another torch)")
+    parser.addini("hubcheck_repos", type="args", default=[],
+                  help="hub repos to check, relative to the configuration file: with --hubcheck, and on runs "
+                       "given no path arguments (like testpaths); the repos of the hub_repo fixture")
+
+
+def _is_active(config: pytest.Config) -> bool:
+    if config.option.hubcheck or config.option.hubcheck_repo:
+        return True
+    # Like testpaths: the ini option applies when no paths were given, so `pytest tests/test_x.py` stays quick.
+    return bool(config.getini("hubcheck_repos")) and config.args_source is not pytest.Config.ArgsSource.ARGS
+
+
+def _run(config: pytest.Config) -> HubcheckRun:
+    run = config.stash.get(_RUN, None)
+    if run is None:
+        from hubcheck.pytest_items import HubcheckRun
+
+        run = config.stash[_RUN] = HubcheckRun(config)
+    return run
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config):
+    # Ahead of xdist, which turns an unset --dist into "load" when -n is given. loadscope sends all
+    # items up to the last "::" to one worker: an entry point's items stay together (its model is
+    # built once) and the repo's own items together. loadgroup would do the same through the
+    # xdist_group marks, but on pytest 9.2 it silently stops grouping (pytest-xdist#1386).
+    if _is_active(config) and getattr(config.option, "numprocesses", None) and config.option.dist == "no":
+        config.option.dist = "loadscope"
+    return (yield)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hubcheck: every hubcheck item")
+    for check in CHECK_MARKERS:
+        config.addinivalue_line("markers", f"hubcheck_{check.replace('-', '_')}: hubcheck's {check} items")
+    config.stash[_ACTIVE] = _is_active(config)
+    if not config.stash[_ACTIVE]:
+        return
+    if not _run(config).requests:
+        raise pytest.UsageError(
+            "--hubcheck: no hub repo to check: name a directory that holds hubconf.py "
+            "(pytest --hubcheck path/to/repo), pass --hubcheck-repo SPEC, or set hubcheck_repos in the pytest "
+            "configuration"
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path, parent: pytest.Collector):
+    collectors = yield
+    if file_path.name != "hubconf.py" or not parent.config.stash.get(_ACTIVE, False):
+        return collectors
+    hubconf = _run(parent.config).collect_file(file_path, parent)
+    if hubconf is None:
+        return collectors
+    # pytest makes a test module of any .py file named on the command line, and importing that
+    # would run repo code in this process: the repo's hubconf.py is ours alone.
+    return [c for c in collectors if not isinstance(c, pytest.Module)] + [hubconf]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    # First, so that -k, -m, --deselect and xdist's grouping see these items too.
+    if config.stash.get(_ACTIVE, False):
+        items.extend(_run(config).collect_unreached(session))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    run = session.config.stash.get(_RUN, None)
+    if run is not None:
+        run.close()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if not config.stash.get(_ACTIVE, False) or not config.option.hubcheck_update:
+        return
+    messages = [value for reports in terminalreporter.stats.values() for report in reports
+                for key, value in getattr(report, "user_properties", ()) if key == UPDATE_PROPERTY]
+    if messages:
+        terminalreporter.write_sep("=", "hubcheck --hubcheck-update")
+        for message in messages:
+            terminalreporter.write_line(message)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "hub_repo" not in metafunc.fixturenames:
+        return
+    requests = _run(metafunc.config).requests
+    if len(requests) > 1:
+        metafunc.parametrize("hub_repo", requests, indirect=True, ids=[r.spec for r in requests], scope="session")
+
+
+@pytest.fixture(scope="session")
+def hub_repo(request: pytest.FixtureRequest):
+    """The hub repo under test: ``.repo`` (the resolved repo), ``.config`` (its hubcheck.toml) and ``.path``.
+
+    The repos are those of ``--hubcheck`` / ``--hubcheck-repo``, else the
+    ``hubcheck_repos`` ini option, else the rootdir when it holds hubconf.py;
+    with several, a test that uses this fixture runs once per repo.
+    """
+    run = _run(request.config)
+    chosen = getattr(request, "param", None)
+    if chosen is None:
+        if not run.requests:
+            pytest.fail("hub_repo: no hub repo: run pytest from a repo that holds hubconf.py, pass --hubcheck "
+                        "path/to/repo, or set hubcheck_repos", pytrace=False)
+        chosen = run.requests[0]
+    return run.hub_repo(chosen)
+
+
+@pytest.fixture
+def hub_model(hub_repo):
+    """Factory: ``hub_model(entrypoint, device="cpu", **kwargs)`` returns the entry point's model.
+
+    Unlike hubcheck's own items, which run repo code only in an isolated
+    worker, this loads the model **in the test process**, because that is what
+    a hand-written test asks for: ``torch.hub.load(repo_path, entrypoint,
+    source="local", **kwargs)`` with the keyword arguments of the entry point's
+    ``[entrypoints.NAME]`` table (``kwargs``, then ``device_kwargs`` of the
+    device) updated by ``kwargs``; an ``nn.Module`` is moved to ``device``, and
+    the result is put in eval mode. A test asking for a CUDA or MPS device
+    where there is none is skipped. The repo's modules that torch.hub leaves
+    in ``sys.modules`` are removed after the test.
+
+    Example:
+        def test_batch_of_one(hub_model):
+            model = hub_model("custom_model", pretrained=False)
+            assert model(torch.zeros(1, 4)).shape == (1, 3)
+    """
+    from hubcheck.pytest_items import ModelLoader
+
+    loader = ModelLoader(hub_repo)
+    yield loader.load
+    loader.forget_modules()
