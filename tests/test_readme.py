@@ -40,3 +40,11 @@ def test_ci_runs_the_readme_test_command():
     install, test = [part.strip() for part in quickstart.split("&&")]
     ci = (PROJECT / ".ci" / "run").read_text()
     assert install in ci and test in ci
+
+
+def test_every_plugin_option_is_documented():
+    source = (PROJECT / "hubcheck" / "plugin.py").read_text()
+    options = re.findall(r'addoption\("(--[a-z-]+)"', source) + re.findall(r'addini\("([a-z_]+)"', source)
+    assert options
+    for option in options:
+        assert f"`{option}" in README, option
