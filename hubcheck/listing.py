@@ -89,6 +89,7 @@ def dynamic_listing(repo: ResolvedRepo, python: str | None = None) -> Listing:
     Raises:
         HubcheckError: hubconf cannot be imported (the message says why), or torch is missing.
     """
+    from hubcheck.config import load_config
     from hubcheck.errors import ExitCode, HubcheckError
     from hubcheck.sandbox import Worker, WorkerDied, WorkerOptions
     from hubcheck.static import HubconfUnreadable, read_hubconf
@@ -99,9 +100,12 @@ def dynamic_listing(repo: ResolvedRepo, python: str | None = None) -> Listing:
         static = {e.name: e for e in read_hubconf(repo.path).entrypoints}
     except HubconfUnreadable:
         static = {}
+    # The repo's [validate] timeout bounds the import, as in validate: a hubconf that never
+    # finishes importing must not hold `list --dynamic` for five minutes.
+    timeout = load_config(repo.path).validate.timeout
     with Worker(WorkerOptions(python=python)) as worker:
         try:
-            events = worker.request({"op": "import", "repo": str(repo.path), "describe": True}, timeout=300.0)
+            events = worker.request({"op": "import", "repo": str(repo.path), "describe": True}, timeout=timeout)
         except WorkerDied as died:
             error = HubcheckError(f"importing hubconf.py killed the worker: {died.message}")
             error.exit_code = ExitCode.PROBLEMS

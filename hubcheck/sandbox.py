@@ -13,6 +13,8 @@ from __future__ import annotations
 import collections
 import os
 import queue
+import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -32,6 +34,11 @@ _WORKER_DIR = Path(__file__).resolve().parent / "worker"
 _OUTPUT_TAIL_BYTES = 16 * 1024
 _MEMORY_POLL_S = 0.1
 _GRACEFUL_EXIT_S = 5.0
+# How a timeout message names the job that was running ("timed out after 5 s while importing hubconf").
+_JOB_DESCRIPTIONS = {"import": "importing hubconf", "run": "running an entry point"}
+# Every process the worker starts inherits this variable, with a value unique to the worker:
+# children that leave its process group (setsid, daemons) are still found through it.
+_TOKEN_ENV = "HUBCHECK_WORKER_TOKEN"
 
 # Loads hubcheck/worker under a private name: no sys.path entry, so nothing of
 # hubcheck's (or its environment's) can shadow the repo's own modules.
@@ -123,6 +130,9 @@ class Worker:
         self._events: queue.Queue = queue.Queue()
         self._memory_exceeded = threading.Event()
         self._stopped = threading.Event()
+        self._token = secrets.token_hex(16)
+        self._busy = False
+        """A job is in flight: the worker cannot answer an exit request until it finishes."""
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -155,11 +165,13 @@ class Worker:
             # Required before CUDA starts for deterministic cuBLAS on older torch releases.
             "CUBLAS_WORKSPACE_CONFIG": env.get("CUBLAS_WORKSPACE_CONFIG", ":4096:8"),
             "HUBCHECK_WORKER": "1",
+            _TOKEN_ENV: self._token,
         })
         env.update(self.options.extra_env)
         argv = [
             python, "-c", _BOOTSTRAP.format(init=str(_WORKER_DIR / "__init__.py"), directory=str(_WORKER_DIR)),
             "--commands-fd", str(commands_read), "--results-fd", str(results_write),
+            "--parent-pid", str(os.getpid()),
         ]
         if self.options.allow_network:
             argv.append("--allow-network")
@@ -199,7 +211,9 @@ class Worker:
         self._stopped.set()
         process = self._process
         if process is not None:
-            if process.poll() is None:
+            # A worker still busy with a job (hubcheck was interrupted while waiting for it)
+            # would only answer the exit request after the job: it is killed at once.
+            if process.poll() is None and not self._busy:
                 try:
                     send(self._commands, {"op": "exit"})
                 except OSError:
@@ -210,6 +224,7 @@ class Worker:
                     pass
             self._kill_group()
             process.wait()
+            _kill_tagged(f"{_TOKEN_ENV}={self._token}".encode())
             try:
                 os.close(self._commands)
             except OSError:
@@ -247,7 +262,11 @@ class Worker:
             send(self._commands, job)
         except OSError:
             raise WorkerDied(self._death_message(), self.output_tail()) from None
-        return self._collect(until={"done"}, timeout=timeout, what=job.get("op", "job"), on_event=on_event)
+        what = _JOB_DESCRIPTIONS.get(job.get("op"), f"running job {job.get('op')!r}")
+        self._busy = True
+        events = self._collect(until={"done"}, timeout=timeout, what=what, on_event=on_event)
+        self._busy = False
+        return events
 
     def _collect(self, until: set[str], timeout: float, what: str, on_event=None) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -301,14 +320,22 @@ class Worker:
         return f"worker exited with code {code} (repo code called sys.exit, os._exit or similar)"
 
     def output_tail(self, lines: int = 20) -> str:
-        """The last lines the worker printed (stderr first), for failure messages."""
+        """The last lines the worker printed (stderr first), for failure messages.
+
+        A crash dump of faulthandler's becomes one line at the end, naming the frames
+        outside hubcheck's worker: the dump's own last lines are hubcheck's frames and
+        the list of extension modules, which say nothing about the crash.
+        """
         parts = []
         for name, tail in (("stderr", getattr(self, "_stderr", None)), ("stdout", getattr(self, "_stdout", None))):
             if tail is None:
                 continue
-            text = tail.text().strip()
+            text, crash = _split_crash_dump(tail.text())
+            text = text.strip()
             if text:
                 parts.append(f"[{name}] " + "\n".join(text.splitlines()[-lines:]))
+            if crash:
+                parts.append(f"[{name}] {crash}")
         return "\n".join(parts)
 
     # -- memory limit ------------------------------------------------------------------
@@ -321,6 +348,49 @@ class Worker:
                 self._kill_group()
                 return
             time.sleep(_MEMORY_POLL_S)
+
+
+_CRASH_FRAME = re.compile(r'^\s*File "(?P<path>.*)", line (?P<line>\d+) in (?P<function>.*)$')
+
+
+def _split_crash_dump(text: str) -> tuple[str, str | None]:
+    """``(text before a faulthandler dump, the dump as one line)``; ``(text, None)`` without one."""
+    start = text.rfind("Fatal Python error:")
+    if start < 0:
+        return text, None
+    dump = text[start:].splitlines()
+    frames = []
+    for line in dump[1:]:
+        match = _CRASH_FRAME.match(line)
+        if match and not match["path"].startswith(str(_WORKER_DIR)):
+            frames.append(f"{match['function']} at {os.path.basename(match['path'])}:{match['line']}")
+    where = f" (most recent call first: {'; '.join(frames[:4])})" if frames else ""
+    return text[:start], dump[0].strip() + where
+
+
+def _kill_tagged(entry: bytes) -> None:
+    """SIGKILL every process whose initial environment holds ``entry`` (Linux /proc; nothing elsewhere).
+
+    Catches what the worker started outside its process group; a process that
+    dropped the variable from its environment before exec is not found.
+    """
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return
+    for name in entries:
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as handle:
+                found = entry in handle.read().split(b"\0")
+        except OSError:
+            continue
+        if found:
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def group_rss(pgid: int) -> int:

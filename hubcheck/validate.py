@@ -27,8 +27,6 @@ ENTRYPOINT_CHECKS = ("load", "forward", "determinism", "state-dict-roundtrip", "
 ACCELERATOR_CHECKS = ("device-parity",)
 REPO_CHECKS = ("import", "dependencies", "entrypoints")
 REFERENCE_CASE = "default"
-# hubconf import: generous, since it may import torchvision and friends.
-_IMPORT_TIMEOUT_S = 300.0
 
 OnResult = Callable[[CheckResult], None]
 
@@ -134,10 +132,16 @@ class ValidationSession:
             return self._import
         worker = self._ensure_worker()
         results: list[CheckResult] = []
+        # The repo's own timeout bounds the import too: a hubconf that never finishes
+        # importing must not hold the run for longer than any entry point may.
+        timeout = self.options.timeout or self.config.validate.timeout
         try:
-            events = worker.request({"op": "import", "repo": str(self.repo.path), "describe": True}, _IMPORT_TIMEOUT_S)
+            events = worker.request({"op": "import", "repo": str(self.repo.path), "describe": True}, timeout)
         except WorkerDied as died:
-            reason = f"{died.message} while importing hubconf"
+            if isinstance(died, WorkerTimedOut):
+                reason = f"timed out after {timeout:g} s while importing hubconf ([validate] timeout or --timeout)"
+            else:
+                reason = f"{died.message} while importing hubconf"
             results.append(self._repo_result("import", Status.FAILED, _with_output(reason, died.output_tail)))
             self._import = ImportOutcome(results, [], "hubconf failed to import")
             self.close()

@@ -1,14 +1,16 @@
 """Block network access from repo code, so a check fails instead of downloading.
 
-This guards Python's socket module, which urllib, requests and torch.hub's
-downloads all use; code that opens sockets from C, or a child process, is not
-covered (the README's security model says so).
+This guards every socket that Python code opens (urllib, requests, torch.hub's
+downloads, raw ``socket`` and ``_socket`` use) through CPython's audit events;
+sockets opened by C extensions that bypass Python's socket module, or by a
+child process, are not covered (the README's security model says so).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 import threading
 
 _local = threading.local()
@@ -60,36 +62,44 @@ def _blocked(host: object) -> NetworkBlocked:
 
 
 def install() -> None:
-    """Patch the socket module so any non-loopback connection or lookup raises NetworkBlocked."""
-    original_connect = socket.socket.connect
-    original_connect_ex = socket.socket.connect_ex
-    original_getaddrinfo = socket.getaddrinfo
+    """Make any non-loopback connection, datagram or name lookup raise NetworkBlocked.
 
-    def _host_of(address: object) -> object:
-        if isinstance(address, tuple) and address:
-            return address[0]
-        return None  # AF_UNIX paths are local by definition
+    An audit hook, not a patch of the socket module: CPython raises the
+    ``socket.*`` audit events inside the C implementation, so sockets made
+    through ``_socket`` directly and datagrams sent without ``connect`` are
+    refused too, before anything leaves the process. A hook cannot be removed,
+    so repo code cannot switch the guard off either.
+    """
+    sys.addaudithook(_audit)
+    _track_urls()
 
-    def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(_host_of(address)):
-            raise _blocked(_host_of(address))
-        return original_connect(self, address)
 
-    def connect_ex(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(_host_of(address)):
-            raise _blocked(_host_of(address))
-        return original_connect_ex(self, address)
+# Families whose addresses never leave the machine.
+_LOCAL_FAMILIES = frozenset(
+    getattr(socket, name) for name in ("AF_UNIX", "AF_NETLINK") if hasattr(socket, name)
+)
 
-    def getaddrinfo(host, *args, **kwargs):
+
+def _audit(event: str, args: tuple) -> None:
+    if not event.startswith("socket."):
+        return
+    if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        sock, address = args[0], args[1]
+        if address is None or getattr(sock, "family", None) in _LOCAL_FAMILIES:
+            return  # sendmsg on a connected socket, or a local address
+        host = address[0] if isinstance(address, tuple) and address else address
+        if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6) and _is_loopback(host):
+            return
+        raise _blocked(host)
+    if event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"):
         # Refusing the lookup names the host, where a refused connect only knows an IP.
+        if not _is_loopback(args[0]):
+            raise _blocked(args[0])
+    elif event == "socket.getnameinfo":
+        address = args[0]
+        host = address[0] if isinstance(address, tuple) and address else address
         if not _is_loopback(host):
             raise _blocked(host)
-        return original_getaddrinfo(host, *args, **kwargs)
-
-    socket.socket.connect = connect
-    socket.socket.connect_ex = connect_ex
-    socket.getaddrinfo = getaddrinfo
-    _track_urls()
 
 
 def _track_urls() -> None:
