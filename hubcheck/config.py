@@ -242,6 +242,16 @@ def _quote(name: str) -> str:
     return name if name.replace("_", "a").replace("-", "a").isalnum() else f'"{name}"'
 
 
+def device_word_problem(word: str) -> str | None:
+    """None when ``word`` names devices (auto, cpu, cuda, cuda:N, mps); otherwise what is wrong with it."""
+    base, separator, index = word.partition(":")
+    if base in DEVICE_WORDS and not separator:
+        return None
+    if base == "cuda" and index.isdigit():
+        return None
+    return f"unknown device {word!r} (use auto, cpu, cuda, cuda:N or mps)"
+
+
 def parse_memory(text: str) -> int:
     """Bytes in a size such as ``"4GiB"``, ``"512M"`` or ``"2000000000"``.
 
@@ -331,10 +341,9 @@ class _TableReader:
         return tuple(value)
 
     def device(self, value: str, key: str) -> str:
-        base = value.split(":", 1)[0]
-        index = value.split(":", 1)[1] if ":" in value else "0"
-        if base not in DEVICE_WORDS or not index.isdigit() or (base in ("auto", "cpu") and ":" in value):
-            self.fail(key, f"unknown device {value!r} (use auto, cpu, cuda, cuda:N or mps)")
+        problem = device_word_problem(value)
+        if problem:
+            self.fail(key, problem)
         return value
 
     def devices(self, value: Any, key: str) -> tuple[str, ...]:

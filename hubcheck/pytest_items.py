@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hubcheck.config import DEVICE_WORDS, Config, load_config
+from hubcheck.config import Config, load_config
 from hubcheck.errors import ConfigError, HubcheckError
 from hubcheck.findings import Finding
 from hubcheck.plugin import UPDATE_PROPERTY
@@ -116,10 +116,12 @@ def requested_repos(config: pytest.Config) -> list[RepoRequest]:
 
 def check_device_words(words: list[str]) -> None:
     """Fail the run with one line for a ``--hubcheck-device`` that names no device."""
+    from hubcheck.config import device_word_problem
+
     for word in words:
-        base, _, index = word.partition(":")
-        if base not in DEVICE_WORDS or (index and (base != "cuda" or not index.isdigit())):
-            raise pytest.UsageError(f"--hubcheck-device {word}: use cpu, cuda, cuda:N, mps or auto")
+        problem = device_word_problem(word)
+        if problem:
+            raise pytest.UsageError(f"--hubcheck-device: {problem}")
 
 
 def _expand_devices(words: tuple[str, ...]) -> tuple[str, ...]:
@@ -307,10 +309,7 @@ class RepoState:
         if self.run.update and any(check == "reference" for check, _ in mine):
             self._record([name] if self.run.is_xdist_worker else [
                 n for n, checks in selected.items() if any(c == "reference" for c, _ in checks)])
-        validation = self.session()
-        # The session takes its devices from its options; each entry point runs on its own.
-        validation.options = dataclasses.replace(validation.options, devices=devices)
-        results = validation.run_entrypoint(name)
+        results = self.session().run_entrypoint(name, devices=devices)
         return {(r.check, _item_device(r.device, devices)): r for r in results}
 
     def _selected_checks(self, items: list[pytest.Item]) -> dict[str, list[tuple[str, str | None]]]:
@@ -325,9 +324,9 @@ class RepoState:
     def _record(self, names: list[str]) -> None:
         """``hubcheck record --update`` for entry points not recorded yet in this process.
 
-        Without xdist the first entry point records every selected one in one
-        worker; an xdist worker records only what it runs, since the scheduler,
-        not we, decides which entry points those are.
+        Without xdist the first entry point records every selected one; an xdist
+        worker records only what it runs, since the scheduler, not we, decides
+        which entry points those are. Either way through this repo's session's worker.
         """
         from hubcheck.record import record_references
 
@@ -336,7 +335,8 @@ class RepoState:
             return
         options = dataclasses.replace(self.run.options, entrypoints=tuple(names), spec_for_commands=self.request.spec)
         try:
-            outcomes = record_references(self.resolved, options, device=RECORD_DEVICE, update=True)
+            outcomes = record_references(self.resolved, options, device=RECORD_DEVICE, update=True,
+                                         session=self.session())
         except HubcheckError as error:
             self.recorded.update((n, (True, str(error))) for n in names)
             return

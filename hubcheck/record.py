@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
@@ -49,12 +50,15 @@ def record_references(
     new_only: bool = False,
     size_limit: int | None = None,
     on_outcome: Callable[[RecordOutcome], None] | None = None,
+    session: ValidationSession | None = None,
 ) -> list[RecordOutcome]:
     """Record the reference of every selected entry point.
 
     The worker writes each new reference to a temporary file beside the target;
     it replaces the target by a rename only when it is new, or differs and
     ``update`` is set, so an interrupted run leaves the previous reference intact.
+    A caller that holds a :class:`ValidationSession` for the repo (the pytest
+    plugin) passes it to reuse its worker; it is left open.
     """
     outcomes: list[RecordOutcome] = []
 
@@ -63,7 +67,8 @@ def record_references(
         if on_outcome is not None:
             on_outcome(outcome)
 
-    with ValidationSession(repo, options) as session:
+    owned = session is None
+    with ValidationSession(repo, options) if owned else contextlib.nullcontext(session) as session:
         session.start()
         outcome = session.import_hubconf()
         if outcome.blocked_reason:
@@ -80,7 +85,8 @@ def record_references(
 
             raise UsageError(f"--device {device}: not present here (devices: {', '.join(session.environment.devices)})")
         device = next((d for d in session.environment.devices if d.startswith("cuda")), device) if device == "cuda" else device
-        for name in session.selected_entrypoints():
+        names = session.selected_entrypoints() if owned else list(options.entrypoints or session.selected_entrypoints())
+        for name in names:
             report(_record_one(session, name, device, update, new_only, limit))
     return outcomes
 

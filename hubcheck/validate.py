@@ -154,7 +154,7 @@ class ValidationSession:
         imported = next(e for e in events if e["event"] == "imported")
         names = imported["names"]
         results.append(self._repo_result("import", Status.PASSED,
-                                         f"hubconf.py imports the torch.hub way; {len(names)} entry points"))
+                                         f"hubconf.py imports the torch.hub way; {_count(len(names), 'entry point')}"))
         blocked = None
         if imported["dependency_error"]:
             results.append(self._repo_result("dependencies", Status.FAILED, imported["dependency_error"]))
@@ -185,7 +185,7 @@ class ValidationSession:
             parts.append(f"listed statically but absent at run time: {_names(only_static)}")
         if not parts:
             return self._repo_result("entrypoints", Status.PASSED,
-                                     f"the static and the run-time lists agree ({len(names)} entry points)")
+                                     f"the static and the run-time lists agree ({_count(len(names), 'entry point')})")
         note = "" if model.complete else " (the static list is marked incomplete)"
         return self._repo_result("entrypoints", Status.PASSED, "; ".join(parts) + note)
 
@@ -242,9 +242,11 @@ class ValidationSession:
 
     # -- devices ------------------------------------------------------------------------
 
-    def devices_for(self, entry_config: EntrypointConfig) -> tuple[list[str], list[tuple[str, str]]]:
-        """``(devices to run, [(device, why skipped)])`` for one entry point."""
-        requested = self.options.devices or entry_config.devices or self.config.validate.devices
+    def devices_for(
+        self, entry_config: EntrypointConfig, devices: tuple[str, ...] | None = None
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """``(devices to run, [(device, why skipped)])`` for one entry point; ``devices`` overrides every setting."""
+        requested = devices or self.options.devices or entry_config.devices or self.config.validate.devices
         present = list(self.environment.devices) if self.environment else ["cpu"]
         run: list[str] = []
         missing: list[tuple[str, str]] = []
@@ -298,10 +300,10 @@ class ValidationSession:
             "update_command": f"`{self.command('record', '--entrypoint', name, '--update')}`",
         }
 
-    def expected_checks(self, name: str) -> list[tuple[str, str | None]]:
+    def expected_checks(self, name: str, devices: tuple[str, ...] | None = None) -> list[tuple[str, str | None]]:
         """Every (check, device) the entry point gets, run or skipped."""
         entry_config = self.config.entrypoint(name)
-        devices, missing = self.devices_for(entry_config)
+        devices, missing = self.devices_for(entry_config, devices)
         expected: list[tuple[str, str | None]] = [("docstring", None)]
         for device in devices + [d for d, _ in missing]:
             expected += [(check, device) for check in ENTRYPOINT_CHECKS]
@@ -309,13 +311,15 @@ class ValidationSession:
                 expected += [(check, device) for check in ACCELERATOR_CHECKS]
         return expected
 
-    def run_entrypoint(self, name: str, on_result: OnResult | None = None) -> list[CheckResult]:
-        """Every check of one entry point on every requested device."""
+    def run_entrypoint(
+        self, name: str, on_result: OnResult | None = None, devices: tuple[str, ...] | None = None
+    ) -> list[CheckResult]:
+        """Every check of one entry point on every requested device (``devices`` overrides the options)."""
         self._ensure_worker()
         outcome = self.import_hubconf()
         line = (self._static_lines or {}).get(name) or outcome.entries.get(name, {}).get("line")
         entry_config = self.config.entrypoint(name)
-        expected = self.expected_checks(name)
+        expected = self.expected_checks(name, devices)
         results: list[CheckResult] = []
 
         def add(result: CheckResult) -> None:
@@ -335,7 +339,7 @@ class ValidationSession:
         if entry_config.skip:
             skip_rest(f"skipped by hubcheck.toml: {entry_config.skip}")
             return results
-        devices, missing = self.devices_for(entry_config)
+        devices, missing = self.devices_for(entry_config, devices)
         job = {
             "op": "run", "repo": str(self.repo.path), "entrypoint": name, "config": _job_config(entry_config),
             "devices": devices, "checks": ["docstring", *ENTRYPOINT_CHECKS, *ACCELERATOR_CHECKS],
@@ -422,6 +426,10 @@ def _job_config(entry: EntrypointConfig) -> dict[str, Any]:
         "inputs": [spec.to_json() for spec in entry.inputs] if entry.inputs is not None else None,
         "method": entry.method, "method_kwargs": entry.method_kwargs, "seed": entry.seed, "tolerance": tolerance,
     }
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _absent_reason(device: str) -> str:

@@ -228,7 +228,7 @@ def test_an_invalid_config_is_one_failing_item(pytester: pytest.Pytester):
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--hubcheck",), "*--hubcheck: no hub repo to check*"),
-    (("--hubcheck", "--hubcheck-device", "gpu"), "*--hubcheck-device gpu: use cpu, cuda, cuda:N, mps or auto*"),
+    (("--hubcheck", "--hubcheck-device", "gpu"), "*--hubcheck-device: unknown device 'gpu' (use auto, cpu, cuda, cuda:N or mps)*"),
     (("--hubcheck-repo", "not/a/dir/at/all"), "*--hubcheck-repo not/a/dir/at/all:*"),
     (("--hubcheck", "--hubcheck-python", "/no/such/python"), "*--hubcheck-python /no/such/python: no such interpreter*"),
 ])

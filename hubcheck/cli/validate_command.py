@@ -111,8 +111,9 @@ def validate_command(
 
 
 def _check_device_word(value: str) -> None:
+    from hubcheck.config import device_word_problem
     from hubcheck.errors import UsageError
 
-    base, _, index = value.partition(":")
-    if base not in ("auto", "cpu", "cuda", "mps") or (index and (base != "cuda" or not index.isdigit())):
-        raise UsageError(f"--device {value}: use cpu, cuda, cuda:N, mps or auto")
+    problem = device_word_problem(value)
+    if problem:
+        raise UsageError(f"--device: {problem}")
