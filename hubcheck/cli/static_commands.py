@@ -48,6 +48,16 @@ def register(app: typer.Typer) -> None:
     app.command("rules")(rules_command)
 
 
+def _listing(repo: str, refresh: bool, dynamic: bool, python: str | None):
+    """The repo's entry points: read statically, or imported in a worker with ``dynamic``."""
+    from hubcheck.listing import dynamic_listing, static_listing
+    from hubcheck.resolve import require_hubconf
+
+    resolved = resolve_repo(repo, refresh)
+    require_hubconf(resolved)
+    return dynamic_listing(resolved, python=python) if dynamic else static_listing(resolved)
+
+
 @handles_errors
 def list_command(
     repo: RepoArgument = ".",
@@ -59,12 +69,7 @@ def list_command(
     refresh: RefreshOption = False,
 ) -> None:
     """List the entry points torch.hub.list would return, read statically (no repo code runs)."""
-    from hubcheck.listing import dynamic_listing, static_listing
-    from hubcheck.resolve import require_hubconf
-
-    resolved = resolve_repo(repo, refresh)
-    require_hubconf(resolved)
-    listing = dynamic_listing(resolved, python=python) if dynamic else static_listing(resolved)
+    listing = _listing(repo, refresh, dynamic, python)
     if format is ListFormat.JSON:
         emit(json.dumps(listing.to_json(), indent=2) + "\n", None)
         return
@@ -92,12 +97,7 @@ def help_command(
     refresh: RefreshOption = False,
 ) -> None:
     """Print an entry point's docstring, as torch.hub.help would return it."""
-    from hubcheck.listing import dynamic_listing, static_listing
-    from hubcheck.resolve import require_hubconf
-
-    resolved = resolve_repo(repo, refresh)
-    require_hubconf(resolved)
-    listing = dynamic_listing(resolved, python=python) if dynamic else static_listing(resolved)
+    listing = _listing(repo, refresh, dynamic, python)
     entry = listing.get(entrypoint)
     if entry is None:
         names = [e.name for e in listing.entrypoints]
