@@ -1,0 +1,135 @@
+"""The generated hub repos the benchmarks need, written into a directory the caller owns."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import textwrap
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_REPO = REPO_ROOT / "reference_repo"
+
+
+def copy_reference_repo(target: Path) -> Path:
+    """A private copy of reference_repo, so neither side writes bytecode caches into the checkout."""
+    shutil.copytree(REFERENCE_REPO, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def lint_repo(target: Path, count: int) -> Path:
+    """A lint-clean hubconf.py with ``count`` documented entry points sharing one builder."""
+    entries = "\n\n".join(
+        textwrap.dedent(f'''\
+            def model_{index:04d}(pretrained: bool = False, width: int = {8 + index % 56}):
+                """Multi-layer perceptron number {index} of the generated benchmark zoo.
+
+                Args:
+                    pretrained: Must be False: this zoo publishes no weights.
+                    width: Width of the hidden layer.
+
+                Returns:
+                    An ``nn.Sequential`` mapping ``[batch, 16]`` to ``[batch, 4]``.
+                """
+                return _mlp(width, depth={1 + index % 4}, pretrained=pretrained)
+        ''')
+        for index in range(count)
+    )
+    source = _header(f"{count} generated entry points, for timing static analysis.") + textwrap.dedent('''\
+
+        def _mlp(width: int, depth: int, pretrained: bool) -> nn.Sequential:
+            if pretrained:
+                raise ValueError("this zoo publishes no weights; use pretrained=False")
+            layers = [nn.Linear(16, width), nn.ReLU()]
+            for _ in range(depth - 1):
+                layers += [nn.Linear(width, width), nn.ReLU()]
+            return nn.Sequential(*layers, nn.Linear(width, 4))
+
+
+    ''') + entries
+    return _write(target, source, "")
+
+
+def memory_repo(target: Path, count: int, megabytes: float, leak: bool = False) -> Path:
+    """``count`` entry points, each an ``nn.Sequential`` of Linear layers of about ``megabytes`` MB of float32.
+
+    With ``leak``, every entry point also keeps its first model alive in a module
+    that stays imported (what a repo-level cache does by accident): the control that
+    shows the memory measurement sees growth when there is growth.
+    """
+    depth = 4
+    width = int(math.sqrt(megabytes * 1e6 / 4 / depth))
+    keep = ""
+    if leak:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "benchkeep.py").write_text('"""Models kept alive on purpose (the leak control)."""\n\nKEPT = {}\n')
+        keep = "    import benchkeep\n\n    benchkeep.KEPT.setdefault(name, model)\n"
+    builder = (
+        "\ndef _model(name: str) -> nn.Sequential:\n"
+        f"    model = nn.Sequential(*[nn.Linear({width}, {width}) for _ in range({depth})])\n"
+        f"{keep}    return model\n\n\n"
+    )
+    source = _header(f"{count} generated entry points of about {megabytes:g} MB each.") + builder + "\n\n".join(
+        textwrap.dedent(f'''\
+            def model_{index:02d}():
+                """{depth} Linear layers of {width}x{width} float32 (about {megabytes:g} MB), randomly initialised."""
+                return _model("model_{index:02d}")
+        ''')
+        for index in range(count)
+    )
+    config = "".join(f"\n[entrypoints.model_{index:02d}]\ninputs = [{{ shape = [2, {width}] }}]\n" for index in range(count))
+    return _write(target, source, config)
+
+
+def cpu_heavy_repo(target: Path, count: int, iterations: int) -> Path:
+    """``count`` entry points whose forward burns CPU on one thread: ``iterations`` 256x256 matmuls."""
+    source = _header(f"{count} generated CPU-heavy entry points.") + textwrap.dedent(f'''\
+
+        class _Burner(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.weight = nn.Parameter(torch.randn(256, 256) / 16)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                for _ in range({iterations}):
+                    x = torch.tanh(x @ self.weight)
+                return x
+
+
+        def _burner() -> _Burner:
+            # One thread each, so that two pytest-xdist workers can use two cores.
+            torch.set_num_threads(1)
+            return _Burner()
+
+
+    ''') + "\n\n".join(
+        textwrap.dedent(f'''\
+            def burner_{index:02d}():
+                """{iterations} rounds of a 256x256 matmul and tanh on one CPU thread."""
+                return _burner()
+        ''')
+        for index in range(count)
+    )
+    config = "".join(f"\n[entrypoints.burner_{index:02d}]\ninputs = [{{ shape = [256, 256] }}]\n" for index in range(count))
+    return _write(target, source, config)
+
+
+def _header(summary: str) -> str:
+    return textwrap.dedent(f'''\
+        """Generated by hubcheck's benchmarks: {summary}"""
+
+        import torch
+        from torch import nn
+
+        dependencies = ["torch"]
+
+    ''')
+
+
+def _write(target: Path, hubconf: str, entrypoint_config: str) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "hubconf.py").write_text(hubconf)
+    (target / "hubcheck.toml").write_text(
+        '[validate]\ndevices = ["cpu"]\ntimeout = 600\n' + entrypoint_config
+    )
+    return target
