@@ -59,7 +59,7 @@ def _import_aliases(tree: ast.Module) -> dict[str, str]:
     function nearly always means the same thing by it everywhere.
     """
     aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -72,6 +72,20 @@ def _import_aliases(tree: ast.Module) -> dict[str, str]:
                 if alias.name != "*":
                     aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return aliases
+
+
+def _statements(body: list[ast.stmt]):
+    """Every statement, at any depth: imports are statements, so this skips the far more numerous expressions."""
+    pending = list(reversed(body))
+    while pending:
+        stmt = pending.pop()
+        yield stmt
+        blocks = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
+        blocks += [handler.body for handler in getattr(stmt, "handlers", ()) or ()]
+        blocks += [case.body for case in getattr(stmt, "cases", ()) or ()]
+        for block in reversed(blocks):
+            if isinstance(block, list):
+                pending.extend(reversed(block))
 
 
 def _argument(call: ast.Call, position: int | None, keyword: str | None) -> ast.expr | None:
@@ -201,6 +215,10 @@ class _FileNames:
         head, dot, rest = dotted.partition(".")
         full = self.aliases.get(head, head) + dot + rest
         return _CANONICAL.get(full, full)
+
+    def imports_from(self, *modules: str) -> bool:
+        """Whether the file binds any of these modules, or a name from one, anywhere."""
+        return any(value == m or value.startswith(m + ".") for value in self.aliases.values() for m in modules)
 
     def scope(self, node: ast.AST) -> _Scope:
         if id(node) not in self._scopes:

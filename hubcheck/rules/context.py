@@ -32,16 +32,18 @@ class LintContext:
         return self.repo_root / HUBCONF
 
     @cached_property
+    def _reach(self) -> Reach | None:
+        return Reach(self.model, self.index) if self.model is not None else None
+
+    @property
     def units(self) -> tuple[CodeUnit, ...]:
         """Code that runs at import time or is reached from an entry point (empty without a model)."""
-        if self.model is None:
-            return ()
-        return Reach(self.model, self.index).units
+        return self._reach.units if self._reach is not None else ()
 
     @cached_property
     def _walked(self) -> tuple[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]], ...]:
-        # Walked once per lint run: every rule that looks at reached code shares it.
-        return tuple((unit, node, ancestors) for unit in self.units for node, ancestors in unit.walk())
+        # Walked once per lint run, while following names: every rule shares it.
+        return tuple(self._reach.nodes) if self._reach is not None else ()
 
     def nodes(self) -> Iterator[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]]]:
         """Every node of every reached unit, once per unit, with its ancestors."""

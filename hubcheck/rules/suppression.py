@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 _COMMENT = re.compile(r"#\s*hubcheck:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
+_COMMENT_BYTES = re.compile(rb"hubcheck:\s*ignore", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ def suppressions_in(path: Path) -> tuple[Suppression, ...]:
     try:
         source = path.read_bytes()
     except OSError:
+        return ()
+    if not _COMMENT_BYTES.search(source):
+        # Tokenizing a large hubconf costs more than a whole rule; most files have no such comment.
         return ()
     found: list[Suppression] = []
     try:

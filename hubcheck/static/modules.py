@@ -14,6 +14,7 @@ import builtins
 import enum
 import importlib
 import importlib.machinery
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,19 @@ class ModuleIndex:
     def is_local(self, dotted: str) -> bool:
         found = self.find(dotted)
         return bool(found and found.local)
+
+    def may_define(self, module: str, name: str) -> bool:
+        """Whether ``module``'s source may hold ``def name`` or ``class name``: a text search that spares
+        parsing a large ``__init__.py`` (torch's) only to learn that ``name`` is its submodule."""
+        found = self.find(module)
+        if found is None or found.path is None or not found.has_source:
+            return False
+        try:
+            source = found.path.read_bytes()
+        except OSError:
+            return False
+        pattern = rb"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+" + re.escape(name.encode()) + rb"\b"
+        return re.search(pattern, source, re.MULTILINE) is not None
 
     def tree(self, path: Path) -> ast.Module | None:
         """The parsed source of a file, or None when it cannot be read or parsed."""

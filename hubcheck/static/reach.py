@@ -45,24 +45,38 @@ class CodeUnit:
         yield from _walk(self.node, (), self.import_time)
 
 
-def _walk(node: ast.AST, ancestors: tuple[ast.AST, ...], import_time: bool):
-    for child in _live_children(node):
-        if import_time and isinstance(child, _FunctionNode):
-            for decorator in getattr(child, "decorator_list", ()):
-                yield decorator, ancestors + (node,)
-                yield from _walk(decorator, ancestors + (node,), import_time)
-            for default in _defaults(child):
-                yield default, ancestors + (node,)
-                yield from _walk(default, ancestors + (node,), import_time)
-            continue
-        yield child, ancestors + (node,)
-        yield from _walk(child, ancestors + (node,), import_time)
+def _walk(root: ast.AST, ancestors: tuple[ast.AST, ...], import_time: bool):
+    # An explicit stack rather than recursive generators: every node would otherwise
+    # pass up through one generator per level, and lint walks every reached node.
+    stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(root, ancestors)]
+    while stack:
+        node, above = stack.pop()
+        if node is not root:
+            yield node, above
+        inner = above + (node,)
+        children: list[ast.AST] = []
+        for child in _live_children(node):
+            if import_time and isinstance(child, _FunctionNode):
+                # The body runs later, if at all; decorators and defaults run now.
+                children.extend(getattr(child, "decorator_list", ()))
+                children.extend(_defaults(child))
+            else:
+                children.append(child)
+        stack.extend((child, inner) for child in reversed(children))
 
 
 def _live_children(node: ast.AST) -> list[ast.AST]:
     if isinstance(node, ast.If) and never_true_under_torch_hub(node.test):
         return [node.test, *node.orelse]
-    return list(ast.iter_child_nodes(node))
+    # ast.iter_child_nodes, without its two layers of generators: this runs once per reached node.
+    children: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            children.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            children.append(value)
+    return children
 
 
 def _defaults(function: ast.AST) -> list[ast.expr]:
@@ -105,6 +119,9 @@ class Reach:
         self.model = model
         self.index = index
         self._scopes: dict[Path, _ModuleScope] = {}
+        self.nodes: list[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]]] = []
+        """Every node of every unit with its ancestors, in unit order: collected while following names,
+        so the rules need not walk the code again."""
         self.units: tuple[CodeUnit, ...] = tuple(self._collect())
 
     def _scope(self, path: Path, module: str | None) -> _ModuleScope | None:
@@ -141,8 +158,10 @@ class Reach:
             units.append(unit)
             scope = self._scope(path, module)
             if scope is None:
+                self.nodes.extend((unit, child, ancestors) for child, ancestors in unit.walk())
                 continue
-            for child, _ in unit.walk():
+            for child, ancestors in unit.walk():
+                self.nodes.append((unit, child, ancestors))
                 if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
                     self._follow_name(scope, child.id, entrypoint, enqueue)
                 elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):

@@ -12,6 +12,7 @@ so instead of guessing.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -306,7 +307,7 @@ class _Reader:
             module, name = binding.import_source
             if not module:
                 return Callability.UNKNOWN, EntryPointKind.IMPORTED, None
-            if self.index.find(f"{module}.{name}") is not None and self.index.lookup(module, name).definition is None:
+            if self.index.find(f"{module}.{name}") is not None and not self.index.may_define(module, name):
                 return Callability.NOT_CALLABLE, None, None
             info = self.index.lookup(module, name)
             return info.callability, EntryPointKind.IMPORTED, info
@@ -570,7 +571,21 @@ class _Reader:
         return found
 
     def _find_dynamic_constructs(self) -> None:
-        for node in _live_nodes(self.tree):
+        # Every construct described below names one of these words; without them there is nothing to walk for.
+        if not any(word in self.source for word in _DYNAMIC_WORDS) and not _STAR_IMPORT.search(self.source):
+            return
+        # One pass over the tree: the candidates, and the blocks torch.hub never runs to drop them from.
+        candidates: list[ast.AST] = []
+        dead: list[tuple[int, int]] = []
+        for node in ast.walk(self.tree):
+            kind = type(node)
+            if kind in _MAYBE_DYNAMIC:
+                candidates.append(node)
+            if kind is ast.If and node.body and never_true_under_torch_hub(node.test):
+                dead.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
+        for node in candidates:
+            if any(first <= node.lineno <= last for first, last in dead):
+                continue
             description = _dynamic_description(node)
             if description:
                 self.dynamic.append(DynamicConstruct(node.lineno, node.col_offset + 1, description))
@@ -593,16 +608,13 @@ def _merge(*states: _State) -> _State:
     return merged
 
 
-def _live_nodes(tree: ast.AST):
-    """Every node except those in blocks torch.hub never runs (``if __name__ == "__main__":``)."""
-    pending = [tree]
-    while pending:
-        node = pending.pop()
-        yield node
-        if isinstance(node, ast.If) and never_true_under_torch_hub(node.test):
-            pending.extend([node.test, *node.orelse])
-        else:
-            pending.extend(ast.iter_child_nodes(node))
+_DYNAMIC_WORDS = ("global", "vars", "locals", "exec", "setattr", "delattr", "modules")
+_STAR_IMPORT = re.compile(r"import\s*\*")
+
+# The only node types _dynamic_description can describe; checked first because most nodes are not.
+_MAYBE_DYNAMIC = frozenset({
+    ast.ImportFrom, ast.Call, ast.Assign, ast.AugAssign, ast.Delete, ast.Global,
+})
 
 
 def _dynamic_description(node: ast.AST) -> str | None:
