@@ -56,11 +56,26 @@ def format_table(results: list[CaseResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _compile_hubcheck() -> None:
+    """Fresh bytecode for hubcheck's modules, as ``pip install`` leaves for users.
+
+    torch's bytecode was compiled when it was installed; a checkout's may be stale or
+    missing, and with PYTHONDONTWRITEBYTECODE set (as it is on some machines) every
+    hubcheck command would then compile its modules again, which is not what users pay.
+    """
+    import compileall
+
+    import hubcheck
+
+    compileall.compile_dir(str(Path(hubcheck.__file__).parent), quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     settings = QUICK if args.quick else FULL
     names = args.case or list(CASES)
     started = time.perf_counter()
+    _compile_hubcheck()
     where = machine()
     print(f"hubcheck benchmarks ({'quick' if args.quick else 'full'}, {settings.rounds} rounds) on "
           f"{where['cpu']}, {where['cores']} cores, Python {where['python']}, torch {where['torch']}", flush=True)

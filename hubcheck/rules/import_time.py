@@ -406,7 +406,7 @@ def generic_module_name(ctx: LintContext):
     - torch/hub.py `_import_module`: modules imported by hubconf are never removed from sys.modules
     """
     model = ctx.model
-    if model is None:
+    if model is None or not any(i.name.partition(".")[0] in GENERIC_MODULE_NAMES for i in model.imports):
         return
     entry_at = {
         (node.lineno, node.col_offset + 1): entrypoint
@@ -475,7 +475,7 @@ def relative_import_in_hubconf(ctx: LintContext):
     - https://docs.python.org/3/reference/import.html#package-relative-imports
     """
     model = ctx.model
-    if model is None:
+    if model is None or not any(i.relative for i in model.imports):
         return
     for node, ancestors, entrypoint in _reached(ctx).hubconf_nodes:
         if isinstance(node, ast.ImportFrom) and node.level > 0 \

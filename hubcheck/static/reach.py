@@ -49,20 +49,29 @@ def _walk(root: ast.AST, ancestors: tuple[ast.AST, ...], import_time: bool):
     # An explicit stack rather than recursive generators: every node would otherwise
     # pass up through one generator per level, and lint walks every reached node.
     stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(root, ancestors)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, above = stack.pop()
+        node, above = pop()
         if node is not root:
             yield node, above
         inner = above + (node,)
-        children: list[ast.AST] = []
-        for child in _live_children(node):
-            if import_time and isinstance(child, _FunctionNode):
-                # The body runs later, if at all; decorators and defaults run now.
-                children.extend(getattr(child, "decorator_list", ()))
-                children.extend(_defaults(child))
-            else:
-                children.append(child)
-        stack.extend((child, inner) for child in reversed(children))
+        children = _live_children(node)
+        if import_time:
+            children = _runs_at_import(children)
+        for child in reversed(children):
+            push((child, inner))
+
+
+def _runs_at_import(children: list[ast.AST]) -> list[ast.AST]:
+    """A function's body runs later, if at all; its decorators and defaults run now."""
+    kept: list[ast.AST] = []
+    for child in children:
+        if isinstance(child, _FunctionNode):
+            kept.extend(getattr(child, "decorator_list", ()))
+            kept.extend(_defaults(child))
+        else:
+            kept.append(child)
+    return kept
 
 
 def _live_children(node: ast.AST) -> list[ast.AST]:

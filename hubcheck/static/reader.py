@@ -758,9 +758,19 @@ def _parameter(arg: ast.arg, kind: str, default: ast.expr | None) -> Parameter:
     return Parameter(
         name=arg.arg,
         kind=kind,
-        default=ast.unparse(default) if default is not None else None,
-        annotation=ast.unparse(arg.annotation) if arg.annotation is not None else None,
+        default=_source_text(default) if default is not None else None,
+        annotation=_source_text(arg.annotation) if arg.annotation is not None else None,
     )
+
+
+def _source_text(node: ast.expr) -> str:
+    """``ast.unparse(node)``, with the common defaults and annotations (``True``, ``64``, ``int``)
+    spelled directly: unparse builds a visitor per call, and a large hub has thousands."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant) and type(node.value) in (bool, int, type(None)):
+        return repr(node.value)
+    return ast.unparse(node)
 
 
 def _node_parameters(node: ast.AST | None, kind: EntryPointKind) -> tuple[Parameter, ...] | None:
