@@ -83,3 +83,32 @@ def test_torch_hub_load_from_another_directory(hub_dir, repo_dir, run_python, tm
     assert report["weight_sum"] == pytest.approx(committed["hidden_layer_1.weight"].sum().item())
     assert list(tmp_path.iterdir()) == []
 
+
+
+LOAD_FROM_HUB_CACHE = textwrap.dedent(
+    """
+    import json, sys
+    import torch
+    # owner/name:ref as users write it; the repo is already in torch.hub's cache, so nothing is fetched.
+    model = torch.hub.load("acme/hubcheck:main", "custom_model", trust_repo=True, skip_validation=True)
+    print(json.dumps({"out_shape": list(model(torch.zeros(2, 4)).shape),
+                      "entrypoints": torch.hub.list("acme/hubcheck:main", trust_repo=True, skip_validation=True)}))
+    """
+)
+
+
+def test_the_project_loads_through_the_github_form_from_torch_hubs_cache(project_root, run_python, tmp_path):
+    import shutil
+
+    # What torch.hub leaves after downloading acme/hubcheck at main: the tree in <hub>/acme_hubcheck_main.
+    cached = tmp_path / "torch_home" / "hub" / "acme_hubcheck_main"
+    cached.mkdir(parents=True)
+    shutil.copy(project_root / "hubconf.py", cached / "hubconf.py")
+    shutil.copytree(project_root / "reference_repo", cached / "reference_repo",
+                    ignore=shutil.ignore_patterns("__pycache__", "hubcheck_refs"))
+    work = tmp_path / "work"
+    work.mkdir()
+    env_script = f"import os; os.environ['TORCH_HOME'] = {str(tmp_path / 'torch_home')!r}\n" + LOAD_FROM_HUB_CACHE
+    report = json.loads(run_python("-c", env_script, cwd=work).stdout)
+    assert report["out_shape"] == [2, 3]
+    assert report["entrypoints"] == ["DCGAN", "custom_model"]
