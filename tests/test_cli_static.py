@@ -213,3 +213,10 @@ def test_static_commands_do_not_import_torch(leaky):
 def test_version_and_python_m():
     run = hubcheck("--version")
     assert run.code == 0 and run.stdout.startswith("hubcheck ")
+
+
+@pytest.mark.parametrize("repo", [PROJECT / "reference_repo", PROJECT], ids=["reference_repo", "project_root"])
+def test_the_reference_repo_and_the_project_lint_clean(repo):
+    run = hubcheck("lint", str(repo), "--format", "json")
+    assert run.code == 0, run.stdout
+    assert json.loads(run.stdout)["findings"] == []
