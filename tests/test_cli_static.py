@@ -220,3 +220,31 @@ def test_the_reference_repo_and_the_project_lint_clean(repo):
     run = hubcheck("lint", str(repo), "--format", "json")
     assert run.code == 0, run.stdout
     assert json.loads(run.stdout)["findings"] == []
+
+
+def test_a_virtualenv_inside_the_repo_is_not_repo_code(tmp_path):
+    """Users keep .venv in their repo: what it installs is third-party, however deep its imports go."""
+    repo = write_repo(tmp_path / "repo", {
+        "hubconf.py": '''
+            """Imports a package that lives in the repo's own virtualenv."""
+            dependencies = ["torch"]
+
+            import deepchain
+
+
+            def model():
+                """A model."""
+                return deepchain.build()
+        ''',
+    })
+    site = repo / ".venv" / "lib" / "python3.11" / "site-packages"
+    # A chain of imports far deeper than Python's recursion limit, as a real site-packages can hold.
+    (site / "deepchain").mkdir(parents=True)
+    (site / "deepchain" / "__init__.py").write_text("from deepchain.m0 import build\n")
+    for level in range(1200):
+        (site / "deepchain" / f"m{level}.py").write_text(
+            f"from deepchain.m{level + 1} import build\n" if level < 1199 else "def build():\n    return None\n")
+    run = hubcheck("lint", str(repo), "--format", "json", env={"PYTHONPATH": str(site)})
+    assert run.code == 1, run.stderr
+    codes = [f["code"] for f in json.loads(run.stdout)["findings"]]
+    assert codes == ["HUB007"]  # deepchain is third-party and undeclared, not a repo module

@@ -95,12 +95,25 @@ class ModuleIndex:
             parent = self.find(parent_name)
             locations = [str(p) for p in parent.package_dirs] if parent else []
         else:
+            parent = None
             locations = self._search_path
-        found = self._find_spec(dotted, locations) if locations else None
+        found = self._find_spec(dotted, locations, parent) if locations else None
         self._modules[dotted] = found
         return found
 
-    def _find_spec(self, dotted: str, locations: list[str]) -> ModuleFile | None:
+    def _found_on_repo_entry(self, anchor: Path) -> bool:
+        """Whether the import path entry that holds ``anchor`` is the repo root itself.
+
+        A virtualenv inside the repo (``.venv/lib/.../site-packages``) is under the
+        repo root too, but what it holds is installed packages, not repo code.
+        """
+        holders = [Path(entry) for entry in self._search_path if _is_within(anchor, Path(entry))]
+        if not holders:
+            return False
+        closest = max(holders, key=lambda entry: len(entry.resolve().parts))
+        return closest.resolve() == self.repo_root
+
+    def _find_spec(self, dotted: str, locations: list[str], parent: ModuleFile | None) -> ModuleFile | None:
         try:
             spec = importlib.machinery.PathFinder.find_spec(dotted, locations)
         except (ImportError, ValueError, OSError):
@@ -112,7 +125,10 @@ class ModuleIndex:
         origin = Path(spec.origin) if spec.origin and spec.has_location else None
         package_dirs = tuple(Path(p) for p in (spec.submodule_search_locations or ()))
         anchor = origin or (package_dirs[0] if package_dirs else None)
-        local = anchor is not None and _is_within(anchor, self.repo_root)
+        if parent is not None:
+            local = parent.local
+        else:
+            local = anchor is not None and self._found_on_repo_entry(anchor)
         has_source = origin is not None and origin.suffix == ".py"
         return ModuleFile(dotted, origin, package_dirs, local=local, has_source=has_source)
 

@@ -182,18 +182,26 @@ class Reach:
         return units
 
     def _enqueue_module(self, name: str, enqueue) -> None:
-        found = self.index.find(name)
-        if found is None or not found.local or found.path is None:
-            return
-        tree = self.index.tree(found.path)
-        if tree is None:
-            return
-        enqueue(found.path, name, tree, True, None)
-        scope = self._scope(found.path, name)
-        for stmt in _module_statements(tree.body):
-            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                for imported in _imported_module_names(stmt, scope, self.index):
-                    self._enqueue_module(imported, enqueue)
+        """Queue a repo module's import-time code, and that of the repo modules it imports in turn."""
+        pending = [name]
+        visited: set[str] = set()
+        # A worklist, not recursion: import chains can be far deeper than Python's recursion limit.
+        while pending:
+            current = pending.pop()
+            if current in visited:
+                continue
+            visited.add(current)
+            found = self.index.find(current)
+            if found is None or not found.local or found.path is None:
+                continue
+            tree = self.index.tree(found.path)
+            if tree is None:
+                continue
+            enqueue(found.path, current, tree, True, None)
+            scope = self._scope(found.path, current)
+            for stmt in _module_statements(tree.body):
+                if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                    pending.extend(_imported_module_names(stmt, scope, self.index))
 
     def _follow_name(self, scope: _ModuleScope, name: str, entrypoint: str | None, enqueue) -> None:
         stmt = scope.bindings.get(name)
