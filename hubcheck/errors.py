@@ -46,9 +46,3 @@ class ConfigError(HubcheckError):
 
 class MissingDependencyError(HubcheckError):
     """A command needs an optional dependency (torch, safetensors) that is not installed."""
-
-
-class RefusedError(HubcheckError):
-    """hubcheck refused to do something that would lose data (overwrite a reference, a file)."""
-
-    exit_code = ExitCode.PROBLEMS

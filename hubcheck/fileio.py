@@ -7,15 +7,11 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
 
-    Args:
-        overwrite: when False, fail with FileExistsError rather than replace an existing file,
-            checked at the moment of the rename (a hard link cannot replace anything).
-
     Raises:
-        OSError: the directory cannot be written; FileExistsError as above.
+        OSError: the directory cannot be written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -26,11 +22,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> No
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(temporary, path)
-        else:
-            os.link(temporary, path)
-            os.unlink(temporary)
+        os.replace(temporary, path)
         _fsync_directory(path.parent)
     except BaseException:
         if os.path.exists(temporary):
@@ -38,8 +30,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> No
         raise
 
 
-def atomic_write_text(path: Path, text: str, *, overwrite: bool = True) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _current_umask() -> int:

@@ -30,9 +30,6 @@ from .references import ReferenceUnusable, encode_reference, read_reference, sid
 
 Emit = Callable[[dict[str, Any]], None]
 
-CHECKS = ("docstring", "load", "forward", "determinism", "state-dict-roundtrip", "reference", "device-parity")
-
-
 class CheckFailed(Exception):
     """A check's failure with the message users should read."""
 

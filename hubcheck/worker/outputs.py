@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import torch
@@ -84,10 +83,3 @@ def describe(leaves: dict[str, Any]) -> str:
     if len(leaves) > 4:
         parts.append(f"... {len(leaves) - 4} more")
     return ", ".join(parts) if parts else "no outputs"
-
-
-def json_value(value: Any) -> Any:
-    """Non-tensor leaves as JSON (floats that JSON cannot hold become strings)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
