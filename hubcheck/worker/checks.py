@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -327,23 +328,34 @@ class EntrypointChecks:
 
     # -- determinism and round trip ------------------------------------------------------
 
+    def _require_identical(self, run: _Run, leaves: dict[str, Any], failure: str) -> None:
+        """Fail with ``failure`` and the first difference unless ``leaves`` equal the run's outputs bit for bit."""
+        differences = compare(run.outputs, outputs.to_cpu(leaves), Tolerances(), run.device.type, True, exact=True)
+        if differences:
+            raise CheckFailed(f"{failure}: {differences[0].message}")
+
     def check_determinism(self, run: _Run) -> str:
         again, _ = self._forward(run.model, run.inputs, run.device)
-        differences = compare(run.outputs, outputs.to_cpu(again), Tolerances(), run.device.type, True, exact=True)
-        if differences:
-            raise CheckFailed("two forward calls on the same model, same inputs, differ (dropout or noise active "
-                              f"in eval mode?): {differences[0].message}")
+        self._require_identical(run, again, "two forward calls on the same model, same inputs, differ "
+                                            "(dropout or noise active in eval mode?)")
         del again
         second = self._load(run.device, self.job.seed)
         try:
             leaves, _ = self._forward(second, run.inputs, run.device)
         finally:
             del second
-        differences = compare(run.outputs, outputs.to_cpu(leaves), Tolerances(), run.device.type, True, exact=True)
-        if differences:
-            raise CheckFailed("two loads with the same seed give different outputs (unseeded randomness or "
-                              f"nondeterministic kernels?): {differences[0].message}")
+        self._require_identical(run, leaves, "two loads with the same seed give different outputs "
+                                             "(unseeded randomness or nondeterministic kernels?)")
         return "bit-identical across two forward calls and two independent loads"
+
+    @cached_property
+    def _takes_pretrained(self) -> bool:
+        """Whether the entry point has a ``pretrained`` parameter (read once, not once per device)."""
+        module = hubimport.import_hubconf(self.job.repo)
+        try:
+            return "pretrained" in inspect.signature(getattr(module, self.job.entrypoint)).parameters
+        except (TypeError, ValueError):
+            return False
 
     def check_state_dict(self, run: _Run) -> str:
         if not isinstance(run.model, torch.nn.Module):
@@ -351,15 +363,8 @@ class EntrypointChecks:
         buffer = io.BytesIO()
         torch.save(run.model.state_dict(), buffer)
         buffer.seek(0)
-        overrides = {}
-        module = hubimport.import_hubconf(self.job.repo)
-        try:
-            parameters = inspect.signature(getattr(module, self.job.entrypoint)).parameters
-        except (TypeError, ValueError):
-            parameters = {}
         # A fresh, randomly initialised instance: if the state dict misses anything, outputs differ.
-        if "pretrained" in parameters:
-            overrides["pretrained"] = False
+        overrides = {"pretrained": False} if self._takes_pretrained else {}
         fresh = self._load(run.device, self.job.seed + 1, **overrides)
         try:
             state = torch.load(buffer, map_location=run.device, weights_only=True)
@@ -370,10 +375,8 @@ class EntrypointChecks:
             leaves, _ = self._forward(fresh, run.inputs, run.device)
         finally:
             del fresh
-        differences = compare(run.outputs, outputs.to_cpu(leaves), Tolerances(), run.device.type, True, exact=True)
-        if differences:
-            raise CheckFailed("outputs differ after loading the state dict into a fresh instance (state kept outside "
-                              f"parameters and buffers?): {differences[0].message}")
+        self._require_identical(run, leaves, "outputs differ after loading the state dict into a fresh instance "
+                                             "(state kept outside parameters and buffers?)")
         count = len(run.model.state_dict())
         note = " (built with pretrained=False)" if overrides else ""
         return f"{count} tensors saved and loaded into a fresh instance{note}; outputs bit-identical"
