@@ -22,6 +22,7 @@ from hubcheck.errors import MissingDependencyError, UsageError
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.results import CheckResult, Environment, Report, Status
 from hubcheck.sandbox import Worker, WorkerDied, WorkerOptions, WorkerTimedOut
+from hubcheck.static.model import HubconfModel
 
 ENTRYPOINT_CHECKS = ("load", "forward", "determinism", "state-dict-roundtrip", "reference")
 ACCELERATOR_CHECKS = ("device-parity",)
@@ -76,7 +77,14 @@ def require_torch(python: str | None) -> None:
 class ValidationSession:
     """Checks of one repo, through one worker at a time (a fresh one after a crash)."""
 
-    def __init__(self, repo: ResolvedRepo, options: ValidateOptions | None = None, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        repo: ResolvedRepo,
+        options: ValidateOptions | None = None,
+        config: Config | None = None,
+        static_model: HubconfModel | None = None,
+    ) -> None:
+        """``static_model`` is hubconf as already read statically (by lint), so it is not read again."""
         self.repo = repo
         self.options = options or ValidateOptions()
         self.config = config if config is not None else load_config(repo.path)
@@ -95,7 +103,7 @@ class ValidationSession:
         self._worker: Worker | None = None
         self.environment: Environment | None = None
         self._import: ImportOutcome | None = None
-        self._static_lines: dict[str, int] | None = None
+        self._static: tuple[HubconfModel | None, str | None] | None = (static_model, None) if static_model else None
 
     # -- worker life cycle ------------------------------------------------------------
 
@@ -166,14 +174,21 @@ class ValidationSession:
         self._import = ImportOutcome(results, names, blocked, entries)
         return self._import
 
-    def _compare_static(self, names: list[str]) -> CheckResult:
-        from hubcheck.static import HubconfUnreadable, read_hubconf
+    def _static_model(self) -> tuple[HubconfModel | None, str | None]:
+        """hubconf.py read statically, once per session: ``(model, None)``, or ``(None, why it cannot be)``."""
+        if self._static is None:
+            from hubcheck.static import HubconfUnreadable, read_hubconf
 
-        try:
-            model = read_hubconf(self.repo.path)
-        except HubconfUnreadable as error:
-            return self._repo_result("entrypoints", Status.SKIPPED, f"no static list to compare: {error.reason}")
-        self._static_lines = {e.name: e.line for e in model.entrypoints}
+            try:
+                self._static = (read_hubconf(self.repo.path), None)
+            except HubconfUnreadable as error:
+                self._static = (None, error.reason)
+        return self._static
+
+    def _compare_static(self, names: list[str]) -> CheckResult:
+        model, unreadable = self._static_model()
+        if model is None:
+            return self._repo_result("entrypoints", Status.SKIPPED, f"no static list to compare: {unreadable}")
         static = {e.name for e in model.entrypoints}
         dynamic = set(names)
         only_dynamic = sorted(dynamic - static)
@@ -194,7 +209,8 @@ class ValidationSession:
 
     def selected_entrypoints(self) -> list[str]:
         """Entry point names after --entrypoint / --select-entrypoints / --exclude-entrypoints."""
-        names = self.import_hubconf().names or self._static_names()
+        model = self._static_model()[0]
+        names = self.import_hubconf().names or ([e.name for e in model.entrypoints] if model else [])
         chosen = list(names)
         if self.options.entrypoints:
             unknown = [n for n in self.options.entrypoints if n not in names]
@@ -208,14 +224,6 @@ class ValidationSession:
         if self.options.exclude_patterns:
             chosen = [n for n in chosen if not any(fnmatch.fnmatchcase(n, p) for p in self.options.exclude_patterns)]
         return chosen
-
-    def _static_names(self) -> list[str]:
-        from hubcheck.static import HubconfUnreadable, read_hubconf
-
-        try:
-            return [e.name for e in read_hubconf(self.repo.path).entrypoints]
-        except HubconfUnreadable:
-            return []
 
     def config_checks(self, names: list[str]) -> list[CheckResult]:
         """Config for entry points that do not exist, and references whose entry point is gone."""
@@ -317,7 +325,9 @@ class ValidationSession:
         """Every check of one entry point on every requested device (``devices`` overrides the options)."""
         self._ensure_worker()
         outcome = self.import_hubconf()
-        line = (self._static_lines or {}).get(name) or outcome.entries.get(name, {}).get("line")
+        model = self._static_model()[0]
+        static_entry = model.entrypoint(name) if model is not None else None
+        line = (static_entry.line if static_entry else None) or outcome.entries.get(name, {}).get("line")
         entry_config = self.config.entrypoint(name)
         expected = self.expected_checks(name, devices)
         results: list[CheckResult] = []
@@ -468,11 +478,13 @@ def validate_repo(
     """Lint and validate every selected entry point; the report ``hubcheck validate`` prints."""
     options = options or ValidateOptions()
     config = load_config(repo.path)
-    findings = ()
+    findings: tuple = ()
+    static_model = None
     if options.lint:
         from hubcheck.lint import lint_repo
 
-        findings = lint_repo(repo.path, config=config).findings
+        linted = lint_repo(repo.path, config=config)
+        findings, static_model = linted.findings, linted.model
     checks: list[CheckResult] = []
 
     def collect(result: CheckResult) -> None:
@@ -480,7 +492,8 @@ def validate_repo(
         if on_result is not None:
             on_result(result)
 
-    with ValidationSession(repo, options, config) as session:
+    # The session compares the run-time list with the model lint already read.
+    with ValidationSession(repo, options, config, static_model=static_model) as session:
         environment = session.start()
         outcome = session.import_hubconf()
         for result in outcome.results:
