@@ -46,3 +46,9 @@ class ConfigError(HubcheckError):
 
 class MissingDependencyError(HubcheckError):
     """A command needs an optional dependency (torch, safetensors) that is not installed."""
+
+
+class RepoCodeFailed(HubcheckError):
+    """The repo's own code failed where a command needs it to run (importing hubconf for record or list --dynamic)."""
+
+    exit_code = ExitCode.PROBLEMS

@@ -89,35 +89,21 @@ def dynamic_listing(repo: ResolvedRepo, python: str | None = None) -> Listing:
     Raises:
         HubcheckError: hubconf cannot be imported (the message says why), or torch is missing.
     """
-    from hubcheck.config import load_config
-    from hubcheck.errors import ExitCode, HubcheckError
-    from hubcheck.sandbox import Worker, WorkerDied, WorkerOptions
-    from hubcheck.static import HubconfUnreadable, read_hubconf
-    from hubcheck.validate import require_torch
+    from hubcheck.errors import RepoCodeFailed
+    from hubcheck.validate import ValidateOptions, ValidationSession
 
-    require_torch(python)
-    try:
-        static = {e.name: e for e in read_hubconf(repo.path).entrypoints}
-    except HubconfUnreadable:
-        static = {}
-    # The repo's [validate] timeout bounds the import, as in validate: a hubconf that never
-    # finishes importing must not hold `list --dynamic` for five minutes.
-    timeout = load_config(repo.path).validate.timeout
-    with Worker(WorkerOptions(python=python)) as worker:
-        try:
-            events = worker.request({"op": "import", "repo": str(repo.path), "describe": True}, timeout=timeout)
-        except WorkerDied as died:
-            error = HubcheckError(f"importing hubconf.py killed the worker: {died.message}")
-            error.exit_code = ExitCode.PROBLEMS
-            raise error from None
-    failure = next((e for e in events if e["event"] == "error"), None)
-    if failure is not None:
-        error = HubcheckError(f"importing hubconf.py failed: {failure['message']}")
-        error.exit_code = ExitCode.PROBLEMS
-        raise error
-    imported = next(e for e in events if e["event"] == "imported")
+    # The same import as validate's: the repo's [validate] timeout bounds it, and the
+    # worker is isolated the same way.
+    with ValidationSession(repo, ValidateOptions(python=python, lint=False)) as session:
+        outcome = session.import_hubconf()
+        model = session.static_model
+    # torch.hub.list does not check dependencies: only a failed import stops the listing.
+    import_failure = next((r for r in outcome.results if r.check == "import" and r.status.value == "failed"), None)
+    if import_failure is not None:
+        raise RepoCodeFailed(import_failure.message.splitlines()[0])
+    static = {e.name: e for e in model.entrypoints} if model is not None else {}
     entries = []
-    for item in imported["entries"]:
+    for item in outcome.entries.values():
         known = static.get(item["name"])
         entries.append(ListedEntrypoint(
             name=item["name"], kind=known.kind.value if known else item["kind"], signature=item["signature"],

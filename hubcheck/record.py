@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubcheck.errors import RepoCodeFailed
 from hubcheck.fileio import atomic_write_text
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.validate import ValidateOptions, ValidationSession
@@ -72,12 +73,7 @@ def record_references(
         session.start()
         outcome = session.import_hubconf()
         if outcome.blocked_reason:
-            reasons = "; ".join(r.message for r in outcome.results if r.status.value == "failed")
-            from hubcheck.errors import ExitCode, HubcheckError
-
-            error = HubcheckError(f"cannot record: {reasons or outcome.blocked_reason}")
-            error.exit_code = ExitCode.PROBLEMS
-            raise error
+            raise RepoCodeFailed(f"cannot record: {outcome.failures or outcome.blocked_reason}")
         limit = size_limit or session.config.validate.reference_size_limit
         if device not in session.environment.devices and not (device == "cuda" and any(
                 d.startswith("cuda") for d in session.environment.devices)):

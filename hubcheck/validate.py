@@ -65,6 +65,12 @@ class ImportOutcome:
     """Why entry points cannot be checked (import failed, missing dependencies), or None."""
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def failures(self) -> str | None:
+        """The failed repo-level checks as one line (their first lines), or None when none failed."""
+        failed = [r.message.splitlines()[0] for r in self.results if r.status is Status.FAILED]
+        return "; ".join(failed) or None
+
 
 def require_torch(python: str | None) -> None:
     """Fail with one line when the model-running commands cannot work here."""
@@ -184,6 +190,11 @@ class ValidationSession:
             except HubconfUnreadable as error:
                 self._static = (None, error.reason)
         return self._static
+
+    @property
+    def static_model(self) -> HubconfModel | None:
+        """hubconf.py as read statically, or None when it cannot be read."""
+        return self._static_model()[0]
 
     def _compare_static(self, names: list[str]) -> CheckResult:
         model, unreadable = self._static_model()

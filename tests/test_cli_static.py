@@ -248,3 +248,23 @@ def test_a_virtualenv_inside_the_repo_is_not_repo_code(tmp_path):
     assert run.code == 1, run.stderr
     codes = [f["code"] for f in json.loads(run.stdout)["findings"]]
     assert codes == ["HUB007"]  # deepchain is third-party and undeclared, not a repo module
+
+
+def test_list_dynamic_lists_despite_missing_dependencies_and_fails_on_a_broken_import(tmp_path):
+    """torch.hub.list imports hubconf but never checks `dependencies`; only a failed import stops it."""
+    listed = write_repo(tmp_path / "listed", {"hubconf.py": '''
+        """Declares a dependency that is not installed."""
+        dependencies = ["hubcheck_not_installed_pkg"]
+
+
+        def model():
+            """A model."""
+    '''})
+    run = hubcheck("list", str(listed), "--dynamic", "--format", "json")
+    assert run.code == 0, run.stderr
+    assert [e["name"] for e in json.loads(run.stdout)["entrypoints"]] == ["model"]
+    broken = write_repo(tmp_path / "broken", {"hubconf.py": "import hubcheck_not_installed_pkg\n"})
+    failed = hubcheck("list", str(broken), "--dynamic")
+    assert failed.code == 1
+    assert failed.stderr.strip() == ("hubcheck: error: importing hubconf.py failed: ModuleNotFoundError: "
+                                     "No module named 'hubcheck_not_installed_pkg' (at hubconf.py:1)")
