@@ -9,6 +9,7 @@ from typing import Any
 from hubcheck import __version__
 from hubcheck.errors import ExitCode
 from hubcheck.findings import Finding, FindingSummary, Severity
+from hubcheck.worker.namespaces import Isolation
 
 
 class Status(str, enum.Enum):
@@ -85,10 +86,13 @@ class Environment:
     devices: tuple[str, ...]
     """Devices present in the worker (``cpu``, ``cuda:0``...)."""
     executable: str | None = None
+    isolation: Isolation | None = None
+    """What confined repo code (network namespace or audit hook), as the worker reported it."""
 
     def to_json(self) -> dict[str, Any]:
         return {"python": self.python, "torch": self.torch, "devices": list(self.devices),
-                "executable": self.executable}
+                "executable": self.executable,
+                "isolation": self.isolation.to_json() if self.isolation is not None else None}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from hubcheck.config import Config, EntrypointConfig, load_config, parse_memory
 from hubcheck.errors import MissingDependencyError, UsageError
+from hubcheck.isolation import Isolation
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.results import CheckResult, Environment, Report, Status
 from hubcheck.sandbox import Worker, WorkerDied, WorkerOptions, WorkerTimedOut
@@ -130,7 +131,8 @@ class ValidationSession:
                 self._worker.close()
             self._worker = Worker(self.worker_options)
             hello = self._worker.start()
-            self.environment = Environment(hello["python"], hello["torch"], tuple(hello["devices"]), hello["executable"])
+            self.environment = Environment(hello["python"], hello["torch"], tuple(hello["devices"]), hello["executable"],
+                                           Isolation.from_json(hello["isolation"]))
         return self._worker
 
     def start(self) -> Environment:

@@ -70,3 +70,5 @@ def print_summary(report: Report, path_prefix: str) -> None:
         f"{len(report.findings)} lint findings. Checked {describe_repo(report.repo)}{where}.",
         markup=False, highlight=False,
     )
+    if env is not None and env.isolation is not None:
+        console.print(f"Isolation: {env.isolation.summary}.", markup=False, highlight=False)

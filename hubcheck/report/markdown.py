@@ -22,6 +22,8 @@ def format_markdown(report: Report, path_prefix: str = "") -> str:
     if report.environment is not None:
         env = report.environment
         lines.append(f"Environment: Python {env.python}, torch {env.torch or 'n/a'}, devices {', '.join(env.devices)}")
+        if env.isolation is not None:
+            lines.append(f"Isolation: {env.isolation.summary}")
     lines += ["", f"**{summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped**", ""]
     problems = [c for c in report.checks if c.status is not Status.PASSED]
     if problems:

@@ -15,6 +15,7 @@ import sys
 import traceback
 from typing import Any
 
+from . import namespaces
 from .protocol import LineReader, send
 
 
@@ -52,6 +53,8 @@ def _die_with_parent(parent_pid: int | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
+    # First: the kernel gives namespaces only to a process that has started no thread yet.
+    isolation = namespaces.enter(block_network=not args.allow_network)
     _die_with_parent(args.parent_pid)
     # `python -c` puts the working directory on sys.path; torch.hub users' scripts do not
     # have hubcheck's scratch directory there, and neither should repo code.
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as error:  # noqa: BLE001 - e.g. torch missing in a --python interpreter
         emit({"event": "fatal", "message": f"{type(error).__name__}: {error}"})
         return 1
-    emit(hello)
+    emit({**hello, "isolation": isolation.to_json()})
     reader = LineReader(args.commands_fd)
     while True:
         job = reader.read()
