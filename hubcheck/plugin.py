@@ -121,6 +121,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         run.close()
 
 
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if not config.stash.get(_ACTIVE, False):
+        return None
+    from hubcheck.isolation import probe
+
+    return [f"hubcheck isolation: {probe().summary} (network allowed for repos with [validate] allow_network)"]
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     if not config.stash.get(_ACTIVE, False) or not config.option.hubcheck_update:
         return

@@ -64,12 +64,12 @@ class Isolation:
         """One line for text reports: ``network: own namespace, loopback only; files: not isolated``."""
         network = {
             NETWORK_NAMESPACE: "own namespace, loopback only",
-            NETWORK_AUDIT_HOOK: "Python sockets blocked by an audit hook (C code and child processes are not)",
+            NETWORK_AUDIT_HOOK: "Python sockets blocked by an audit hook, not C code or child processes",
             NETWORK_NONE: "allowed",
         }.get(self.network, self.network)
-        files = "not isolated" if self.filesystem == FILESYSTEM_NONE else self.filesystem
         reason = f" ({self.reason})" if self.reason else ""
-        return f"network: {network}; files: {files}{reason}"
+        files = "not isolated" if self.filesystem == FILESYSTEM_NONE else self.filesystem
+        return f"network: {network}{reason}; files: {files}"
 
 
 class _Refused(Exception):

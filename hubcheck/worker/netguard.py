@@ -1,14 +1,17 @@
 """Block network access from repo code, so a check fails instead of downloading.
 
 This guards every socket that Python code opens (urllib, requests, torch.hub's
-downloads, raw ``socket`` and ``_socket`` use) through CPython's audit events;
-sockets opened by C extensions that bypass Python's socket module, or by a
-child process, are not covered (the README's security model says so).
+downloads, raw ``socket`` and ``_socket`` use) through CPython's audit events,
+and names the host and URL in the check's message. It lives in the process
+whose memory repo code controls, so it is a convenience, not a boundary:
+sockets opened by C code or a child process never pass through it, and code
+that rewrites the interpreter (ctypes) can disarm it. Where Linux allows, the
+worker also runs in a network namespace that holds only loopback
+(:mod:`.namespaces`), which the kernel enforces on all of these.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import sys
 import threading
@@ -42,16 +45,24 @@ def set_current_url(url: str | None) -> None:
     _local.url = url
 
 
-def _is_loopback(host: object) -> bool:
+def _is_loopback(host: object, inet_pton=socket.inet_pton, inet=socket.AF_INET, inet6=socket.AF_INET6,
+                 ipv6_loopback=bytes(15) + b"\x01", ipv4_mapped=bytes(10) + b"\xff\xff") -> bool:
+    """Whether ``host`` names this machine's loopback (127/8, ::1, ::ffff:127.x, localhost)."""
     if host is None:
         return True
     text = host.decode() if isinstance(host, bytes) else str(host)
     if text in ("localhost", "", "ip6-localhost"):
         return True
+    text = text.split("%", 1)[0]
     try:
-        return ipaddress.ip_address(text.split("%", 1)[0]).is_loopback
-    except ValueError:
+        return inet_pton(inet, text)[0] == 127
+    except OSError:
+        pass
+    try:
+        packed = inet_pton(inet6, text)
+    except OSError:
         return False
+    return packed == ipv6_loopback or (packed.startswith(ipv4_mapped) and packed[12] == 127)
 
 
 def _blocked(host: object) -> NetworkBlocked:
@@ -67,9 +78,13 @@ def install() -> None:
     An audit hook, not a patch of the socket module: CPython raises the
     ``socket.*`` audit events inside the C implementation, so sockets made
     through ``_socket`` directly and datagrams sent without ``connect`` are
-    refused too, before anything leaves the process. A hook cannot be removed,
-    so repo code cannot switch the guard off either.
+    refused too, before anything leaves the process. A hook cannot be removed;
+    it binds what it calls as default arguments (replacing this module's
+    attributes changes nothing) and refuses changes to its own and their code
+    and defaults.
     """
+    # The hook's last default names the functions to protect, itself included.
+    _audit.__defaults__ = (*_audit.__defaults__[:-1], (_audit, _is_loopback, _blocked))
     sys.addaudithook(_audit)
     _track_urls()
 
@@ -78,28 +93,37 @@ def install() -> None:
 _LOCAL_FAMILIES = frozenset(
     getattr(socket, name) for name in ("AF_UNIX", "AF_NETLINK") if hasattr(socket, name)
 )
+_INTERNET_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
 
-def _audit(event: str, args: tuple) -> None:
-    if not event.startswith("socket."):
+def _audit(event: str, args: tuple, is_loopback=_is_loopback, blocked=_blocked,
+           local_families=_LOCAL_FAMILIES, internet_families=_INTERNET_FAMILIES, guarded=()) -> None:
+    # Called for every audit event of the process (imports, opens...): the common case returns at once.
+    if not event.startswith(("socket.", "object.__setattr__")):
+        return
+    if event == "object.__setattr__":
+        # __code__, __defaults__ and __kwdefaults__ of a function; repo code disarming the guard.
+        if args[0] in guarded:
+            raise PermissionError(f"hubcheck's network guard cannot be changed ({args[1]})")
         return
     if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
         sock, address = args[0], args[1]
-        if address is None or getattr(sock, "family", None) in _LOCAL_FAMILIES:
+        family = getattr(sock, "family", None)
+        if address is None or family in local_families:
             return  # sendmsg on a connected socket, or a local address
         host = address[0] if isinstance(address, tuple) and address else address
-        if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6) and _is_loopback(host):
+        if family in internet_families and is_loopback(host):
             return
-        raise _blocked(host)
+        raise blocked(host)
     if event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"):
         # Refusing the lookup names the host, where a refused connect only knows an IP.
-        if not _is_loopback(args[0]):
-            raise _blocked(args[0])
+        if not is_loopback(args[0]):
+            raise blocked(args[0])
     elif event == "socket.getnameinfo":
         address = args[0]
         host = address[0] if isinstance(address, tuple) and address else address
-        if not _is_loopback(host):
-            raise _blocked(host)
+        if not is_loopback(host):
+            raise blocked(host)
 
 
 def _track_urls() -> None:
