@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from hubcheck.config import Config, load_config
 from hubcheck.findings import Finding, FindingSummary
+from hubcheck.lint_cache import CacheMiss, LintCache, cache_key
 from hubcheck.rules import Rule, select_rules
 from hubcheck.rules.context import LintContext
 from hubcheck.rules.suppression import suppressed_codes
@@ -23,7 +27,10 @@ class LintResult:
     rules: tuple[Rule, ...]
     """The rules that ran."""
     model: HubconfModel | None
-    """The static model the rules read, or None when hubconf.py was missing or unreadable."""
+    """The static model the rules read, or None when hubconf.py was missing or unreadable, or when
+    the findings came from the cache."""
+    cache_problem: str | None = None
+    """Why the findings could not be kept in the cache for the next run, when that failed."""
 
     @property
     def summary(self) -> FindingSummary:
@@ -41,6 +48,7 @@ def lint_repo(
     config: Config | None = None,
     select: tuple[str, ...] | None = None,
     ignore: tuple[str, ...] = (),
+    cache: LintCache | None = None,
 ) -> LintResult:
     """Lint the hub repo at ``repo_root`` without running any of its code.
 
@@ -49,6 +57,8 @@ def lint_repo(
         config: the repo's configuration; read from the repo when None.
         select: rule codes or prefixes replacing ``[lint] select``; None keeps the config's.
         ignore: rule codes or prefixes ignored on top of ``[lint] ignore``.
+        cache: where to find the findings of an identical earlier run, and keep these; None
+            always lints (see :mod:`hubcheck.lint_cache` for what makes runs identical).
 
     Raises:
         ConfigError: the repo's configuration is invalid.
@@ -56,6 +66,49 @@ def lint_repo(
     repo_root = repo_root.resolve()
     config = config if config is not None else load_config(repo_root)
     rules = select_rules(select if select is not None else config.lint.select, config.lint.ignore + tuple(ignore))
+    key = _cache_key(cache, repo_root, rules)
+    if cache is not None and key is not None:
+        cached = cache.load(key)
+        if cached is not None:
+            return LintResult(cached, rules, None)
+    with _collector_paused():
+        found, model = _check(rules, repo_root)
+    kept = [f for f in found if not _is_suppressed(f, repo_root)]
+    findings = tuple(sorted(set(kept), key=Finding.sort_key))
+    problem = cache.store(key, findings) if cache is not None and key is not None else None
+    return LintResult(findings, rules, model, cache_problem=problem)
+
+
+def _cache_key(cache: LintCache | None, repo_root: Path, rules: tuple[Rule, ...]) -> str | None:
+    if cache is None:
+        return None
+    try:
+        return cache_key(repo_root, tuple(rule.code for rule in rules))
+    except CacheMiss:
+        return None
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector out of the way while the static model is built.
+
+    The model holds every parsed file's syntax tree alive (millions of nodes on a
+    timm-sized repo); each collection re-walks all of them, which tripled the time
+    spent parsing. Trees are freed by reference counting as usual (before the collector
+    is back, so that its first run does not walk them either); it is switched back on
+    afterwards only if it was on, so the caller's process is unchanged.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _check(rules: tuple[Rule, ...], repo_root: Path) -> tuple[list[Finding], HubconfModel | None]:
+    """The rules' findings, and the model they read; the rest of the context is freed on return."""
     context = build_context(repo_root)
     findings: list[Finding] = []
     for rule in rules:
@@ -71,9 +124,7 @@ def lint_repo(
                 entrypoint=violation.entrypoint,
                 fix=rule.format_fix(violation.args),
             ))
-    kept = [f for f in findings if not _is_suppressed(f, repo_root)]
-    unique = sorted(set(kept), key=Finding.sort_key)
-    return LintResult(tuple(unique), rules, context.model)
+    return findings, context.model
 
 
 def build_context(repo_root: Path) -> LintContext:

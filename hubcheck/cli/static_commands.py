@@ -124,9 +124,13 @@ def lint_command(
     output: OutputOption = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when problems are found.")] = False,
     refresh: RefreshOption = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Lint from scratch: neither read nor keep findings in the hubcheck cache."
+    )] = False,
 ) -> None:
     """Check hubconf.py against the rule set, without running any repo code."""
     from hubcheck.lint import lint_repo
+    from hubcheck.lint_cache import LintCache
     from hubcheck.report.rendering import render_report
     from hubcheck.results import Report
     from hubcheck.rules import validate_code_selector
@@ -138,7 +142,10 @@ def lint_command(
         if problem:
             raise UsageError(problem)
     resolved = resolve_repo(repo, refresh)
-    result = lint_repo(resolved.path, select=selected or None, ignore=ignored)
+    result = lint_repo(resolved.path, select=selected or None, ignore=ignored,
+                       cache=None if no_cache else LintCache.default())
+    if result.cache_problem:
+        typer.echo(f"hubcheck: {result.cache_problem}; pass --no-cache or set HUBCHECK_CACHE", err=True)
     report = Report(command="lint", repo=resolved.to_json(), findings=result.findings)
     emit(render_report(report, format.value, path_prefix(resolved.path)), output)
     if report.exit_code and not exit_zero:
