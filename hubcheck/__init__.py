@@ -14,8 +14,17 @@ worker that runs inside other interpreters all import it, so the API's names
 are loaded on first use.
 """
 
-from __future__ import annotations
+import sys
 
+# `python -m hubcheck` puts the working directory, often the hub repo being checked, at
+# sys.path[0]: a repo's typing.py or rich.py would then run inside hubcheck's process
+# as soon as hubcheck imported its namesake. While `-m` is still locating this package
+# (sys.argv[0] is "-m" until then), nothing but builtins has been imported from here,
+# so dropping that entry now keeps every later import off the repo.
+if sys.argv[:1] == ["-m"] and sys.path and sys.path[0] in ("", sys.modules["os"].getcwd()):
+    del sys.path[0]
+
+# Imports only after the working directory has left sys.path.
 import importlib
 from typing import Any
 

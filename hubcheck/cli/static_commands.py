@@ -159,7 +159,7 @@ def rules_command(
 ) -> None:
     """List the lint rules, or explain one: what it does, why, an example and the fix."""
     from hubcheck.report.rules_text import format_rule, format_rule_json, format_rules_table
-    from hubcheck.rules import ALL_RULES, get_rule
+    from hubcheck.rules import ALL_RULES, RETIRED_RULES, get_rule
 
     if code is None:
         if format is RulesFormat.JSON:
@@ -168,6 +168,9 @@ def rules_command(
             emit(format_rules_table(ALL_RULES), None)
         return
     rule = get_rule(code)
+    if rule is None and code.upper() in RETIRED_RULES:
+        emit(RETIRED_RULES[code.upper()] + "\n", None)
+        return
     if rule is None:
         close = difflib.get_close_matches(code.upper(), [r.code for r in ALL_RULES], n=1)
         hint = f"; did you mean {close[0]}?" if close else ""

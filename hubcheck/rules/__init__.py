@@ -8,6 +8,10 @@ from hubcheck.rules.base import Rule, registered_rules
 ALL_RULES: tuple[Rule, ...] = registered_rules()
 _BY_CODE = {r.code: r for r in ALL_RULES}
 
+# Codes of rules that no longer run -> where their check went. Suppressions and `ignore`
+# lists naming them stay valid, and `hubcheck rules CODE` explains the move.
+RETIRED_RULES: dict[str, str] = {"HUB006": dependencies.HUB006_RETIRED}
+
 
 def get_rule(code: str) -> Rule | None:
     """The rule with this code (case-insensitive), or None."""
@@ -18,6 +22,8 @@ def validate_code_selector(selector: str) -> str | None:
     """None when ``selector`` (a code, a prefix such as ``HUB2``, or ``ALL``) selects some rule; else why not."""
     upper = selector.upper()
     if upper == "ALL" or any(code.startswith(upper) for code in _BY_CODE) and upper.startswith("HUB"):
+        return None
+    if upper in RETIRED_RULES:
         return None
     import difflib
 
@@ -36,4 +42,4 @@ def select_rules(select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()) -> 
     return tuple(r for r in chosen if not matches(r.code, ignore))
 
 
-__all__ = ["ALL_RULES", "Rule", "get_rule", "select_rules", "validate_code_selector"]
+__all__ = ["ALL_RULES", "RETIRED_RULES", "Rule", "get_rule", "select_rules", "validate_code_selector"]

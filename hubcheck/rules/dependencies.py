@@ -41,6 +41,17 @@ _VERSION_SPECIFIER = re.compile(r"[<>=!~]")
 _ALWAYS_PRESENT = frozenset({"torch"})
 
 
+# HUB006 (dependency-not-installed) looked dependencies up where hubcheck ran, so the same repo
+# linted differently with and without its dependencies installed; lint's findings no longer
+# depend on the environment, and validate runs torch.hub's own check where entry points run.
+HUB006_RETIRED = (
+    "HUB006 (dependency-not-installed) no longer runs in `hubcheck lint`: lint reports the same findings "
+    "whatever is installed. `hubcheck validate` checks that every module in `dependencies` is installed: "
+    "its `dependencies` check runs torch.hub's own check (\"Missing dependencies: ...\") in the environment "
+    "the entry points run in."
+)
+
+
 def why_not_module_name(entry: str) -> str | None:
     """Why torch.hub's ``importlib.util.find_spec(entry)`` can never succeed, or None."""
     if _VERSION_SPECIFIER.search(entry):
@@ -194,49 +205,6 @@ def dependency_not_module_name(ctx: LintContext):
         if reason:
             yield Violation(model.path, entry.line, entry.column,
                             {"entry": entry.value, "reason": reason, "module": _suggested_module(entry.value)})
-
-
-@rule(
-    code="HUB006",
-    name="dependency-not-installed",
-    severity=Severity.WARNING,
-    message="dependency {entry!r} is not installed in this environment ({python})",
-    fix="install it here (`pip install ...`), or remove it from `dependencies` if the repo no longer needs it",
-)
-def dependency_not_installed(ctx: LintContext):
-    """
-    ## What it does
-    Looks up every module in `dependencies` the way torch.hub does (on the
-    import path with the repo first), without importing anything.
-
-    ## Why is this bad?
-    torch.hub refuses help() and load() when a listed module cannot be found.
-    If it is missing here, the repo's own CI cannot run its entry points
-    either; if the repo no longer needs it, users install it for nothing.
-    Run `hubcheck lint` in the environment the entry points run in; a
-    lint-only environment (pre-commit) usually ignores this rule.
-
-    ## Example
-    ```python
-    dependencies = ["torch", "timm"]  # timm not installed
-    ```
-
-    ## Use instead
-    ```
-    pip install timm
-    ```
-
-    ## References
-    - torch/hub.py `_check_module_exists`
-    """
-    import sys
-
-    model = ctx.model
-    if model is None:
-        return
-    for entry in model.dependencies.entries:
-        if why_not_module_name(entry.value) is None and ctx.index.find(entry.value) is None:
-            yield Violation(model.path, entry.line, entry.column, {"entry": entry.value, "python": sys.executable})
 
 
 @rule(

@@ -117,13 +117,13 @@ def invalid_suppression(ctx: LintContext):
     ## References
     - `hubcheck rules` lists every code.
     """
-    from hubcheck.rules import get_rule
+    from hubcheck.rules import RETIRED_RULES, get_rule
 
     paths = {ctx.hubconf_path} if ctx.hubconf_path.is_file() else set()
     paths |= {unit.path for unit in ctx.units}
     for path in sorted(paths):
         for suppression in suppressions_in(path):
-            unknown = [code for code in suppression.codes if get_rule(code) is None]
+            unknown = [code for code in suppression.codes if get_rule(code) is None and code.upper() not in RETIRED_RULES]
             if unknown or not suppression.codes:
                 codes = ", ".join(unknown) if unknown else "(none)"
                 yield Violation(path, suppression.line, suppression.column, {"codes": codes})

@@ -1,51 +1,71 @@
-"""Find modules and the names they define without importing them.
+"""Find modules and the names they define without importing anything.
 
-torch.hub imports hubconf with the repo at ``sys.path[0]``; hubcheck mirrors that
-search order here but only looks at files: it parses sources, it never runs them.
-The one exception is the standard library, which is not repo code, which importing
-cannot harm, and whose compiled modules (``math``) and aliases (``typing.List``)
-cannot be judged from source.
+torch.hub imports hubconf with the repo at ``sys.path[0]``. hubcheck mirrors that
+search, reading the file system only: in the repo first, as the import system does
+(a regular package, then a module file, source or compiled, then a namespace
+directory, which loses to any regular module of the same name further down the path),
+then "the rest of the path", which for hubcheck is what it knows statically about
+modules that are not repo code (:mod:`hubcheck.static.known`).
+
+The rule, so that findings are the same whatever is installed: **repo code is read
+with ``ast``; nothing outside the repo is ever looked at.** A third-party package on
+disk is neither searched nor read; the standard library and the common third-party
+packages are known from the table shipped with hubcheck, and other names by their
+spelling (``ResNet`` is a class). Compiled modules in the repo are recognised by
+their suffix (``.so``, ``.pyd``, with or without a platform tag) and never loaded.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
-import enum
-import importlib
-import importlib.machinery
+import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hubcheck.static.known import (
+    Callability,
+    builtin_callability,
+    callability_by_spelling,
+    is_stdlib,
+    known_module,
+    known_name,
+)
+from hubcheck.static.source import (
+    SourceProblem,
+    UnreadableSource,
+    parse_source,
+    read_source,
+)
 from hubcheck.static.syntax import never_true_under_torch_hub
+
+__all__ = [
+    "Callability", "ModuleFile", "ModuleIndex", "NameInfo", "builtin_callability", "is_stdlib",
+    "literal_all", "resolve_from_module", "statement_bound_names", "target_names",
+]
 
 # How many re-exports deep to follow a name before giving up; torchvision's
 # `models.resnet50` is three hops, nothing real needs more than a handful.
 _MAX_DEPTH = 12
 
-# Standard library modules whose import does something visible.
-_UNSAFE_STDLIB = frozenset({"antigravity", "this", "turtle", "tkinter", "idlelib", "turtledemo"})
-
-_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
-
-
-class Callability(enum.Enum):
-    CALLABLE = "callable"
-    NOT_CALLABLE = "not callable"
-    UNKNOWN = "unknown"
+# The import system's suffixes, in its order (extension modules, source, bytecode), spelled
+# so that every platform recognises every other's: `_ops.cpython-311-x86_64-linux-gnu.so`
+# is a compiled module of the repo on Windows too, although Windows could not load it.
+_COMPILED = re.compile(r"^(?P<stem>[^.]+)(\.[^.]+)?\.(so|pyd)$")
+_SOURCE_SUFFIX = ".py"
+_BYTECODE_SUFFIX = ".pyc"
 
 
 @dataclass(frozen=True)
 class ModuleFile:
-    """Where a module lives on disk."""
+    """Where a module lives."""
 
     name: str
     path: Path | None
-    """The source file (``__init__.py`` for packages), or None for namespace/compiled modules."""
+    """The file read for the module (``__init__.py`` for packages), or None: namespace packages,
+    and every module that is not repo code, which hubcheck never reads."""
     package_dirs: tuple[Path, ...]
-    """Directories searched for submodules; empty for plain modules."""
+    """Directories searched for submodules; empty for plain modules and modules outside the repo."""
     local: bool
     """Inside the hub repo."""
     has_source: bool
@@ -61,76 +81,100 @@ class NameInfo:
     module: str | None = None
     local: bool = False
     note: str = ""
+    instances: Callability | None = None
+    """For a class known from hubcheck's table (no definition to read): whether its instances are callable."""
 
 
 UNKNOWN = NameInfo(Callability.UNKNOWN)
 NOT_CALLABLE = NameInfo(Callability.NOT_CALLABLE)
 
 
-def is_stdlib(top_level: str) -> bool:
-    return top_level in _STDLIB or top_level == "__future__"
+@dataclass(frozen=True)
+class _TopLevel:
+    """What a module binds at its top level, as far as ``from module import name`` needs."""
+
+    bindings: dict[str, ast.stmt]
+    """Name -> the last top-level statement (looking into if/try blocks) that binds it."""
+    star_modules: tuple[str, ...]
+    """Modules it star-imports, in order."""
+    exported: tuple[str, ...] | None
+    """Its literal ``__all__``, or None."""
 
 
 class ModuleIndex:
-    """Module lookup over ``[repo_root] + sys.path``, with parse results cached per file."""
+    """Module lookup over the repo, then hubcheck's knowledge of other modules; parse results cached per file."""
 
-    def __init__(self, repo_root: Path, search_path: list[str] | None = None) -> None:
+    def __init__(self, repo_root: Path) -> None:
         self.repo_root = repo_root.resolve()
-        base = sys.path if search_path is None else search_path
-        # '' and relative entries stand for hubcheck's own working directory,
-        # which is not where the repo's users run torch.hub from.
-        self._search_path = [str(self.repo_root)] + [p for p in base if p and Path(p).is_absolute()]
         self._modules: dict[str, ModuleFile | None] = {}
         self._trees: dict[Path, ast.Module | None] = {}
         self._names: dict[tuple[str, str], NameInfo] = {}
+        self._compiled: dict[Path, dict[str, Path]] = {}
+        self._top_levels: dict[Path, _TopLevel] = {}
+        self.unreadable: dict[Path, SourceProblem] = {}
+        """Files :meth:`tree` could not read or parse, and why (HUB011 reports the repo's)."""
 
     # -- finding modules -------------------------------------------------------------
 
     def find(self, dotted: str) -> ModuleFile | None:
-        """The module's file, found the way the import system would, or None."""
+        """The module, found the way the import system would with the repo at ``sys.path[0]``, or None."""
         if dotted in self._modules:
             return self._modules[dotted]
-        parent_name, _, _ = dotted.rpartition(".")
+        parent_name, _, tail = dotted.rpartition(".")
         if parent_name:
             parent = self.find(parent_name)
-            locations = [str(p) for p in parent.package_dirs] if parent else []
+            if parent is None:
+                found = None
+            elif parent.local:
+                found = self._find_in(dotted, tail, parent.package_dirs)
+            else:
+                found = _known(dotted)
         else:
-            parent = None
-            locations = self._search_path
-        found = self._find_spec(dotted, locations, parent) if locations else None
+            local = self._find_in(dotted, tail, (self.repo_root,))
+            # A namespace directory is only what is left when no regular module of that name exists.
+            namespace = local is not None and local.path is None
+            found = local if local is not None and not namespace else (_known(dotted) or local)
         self._modules[dotted] = found
         return found
 
-    def _found_on_repo_entry(self, anchor: Path) -> bool:
-        """Whether the import path entry that holds ``anchor`` is the repo root itself.
+    def _find_in(self, dotted: str, tail: str, directories: tuple[Path, ...]) -> ModuleFile | None:
+        """``tail`` in the first of ``directories`` that holds it, as one FileFinder per directory would find it.
 
-        A virtualenv inside the repo (``.venv/lib/.../site-packages``) is under the
-        repo root too, but what it holds is installed packages, not repo code.
+        Regular packages and module files win over namespace directories in any later
+        directory, as they do in the import system. Only the file system's metadata is
+        read; symlink loops and dangling links read as absent (os.path never raises).
         """
-        holders = [Path(entry) for entry in self._search_path if _is_within(anchor, Path(entry))]
-        if not holders:
-            return False
-        closest = max(holders, key=lambda entry: len(entry.resolve().parts))
-        return closest.resolve() == self.repo_root
+        namespace: list[Path] = []
+        for directory in directories:
+            candidate = directory / tail
+            is_dir = os.path.isdir(candidate)
+            if is_dir:
+                init = self._module_file(candidate, "__init__")
+                if init is not None:
+                    return ModuleFile(dotted, init, (candidate,), local=True, has_source=init.suffix == _SOURCE_SUFFIX)
+            module = self._module_file(directory, tail)
+            if module is not None:
+                return ModuleFile(dotted, module, (), local=True, has_source=module.suffix == _SOURCE_SUFFIX)
+            if is_dir:
+                namespace.append(candidate)
+        if namespace:
+            return ModuleFile(dotted, None, tuple(namespace), local=True, has_source=False)
+        return None
 
-    def _find_spec(self, dotted: str, locations: list[str], parent: ModuleFile | None) -> ModuleFile | None:
-        try:
-            spec = importlib.machinery.PathFinder.find_spec(dotted, locations)
-        except (ImportError, ValueError, OSError):
-            spec = None
-        if spec is None:
-            if "." not in dotted and dotted in sys.builtin_module_names:
-                return ModuleFile(dotted, None, (), local=False, has_source=False)
-            return None
-        origin = Path(spec.origin) if spec.origin and spec.has_location else None
-        package_dirs = tuple(Path(p) for p in (spec.submodule_search_locations or ()))
-        anchor = origin or (package_dirs[0] if package_dirs else None)
-        if parent is not None:
-            local = parent.local
-        else:
-            local = anchor is not None and self._found_on_repo_entry(anchor)
-        has_source = origin is not None and origin.suffix == ".py"
-        return ModuleFile(dotted, origin, package_dirs, local=local, has_source=has_source)
+    def _module_file(self, directory: Path, stem: str) -> Path | None:
+        """``stem``'s file in ``directory``: compiled, then source, then bytecode, the import system's order."""
+        if directory not in self._compiled:
+            self._compiled[directory] = _compiled_modules(directory)
+        compiled = self._compiled[directory].get(stem)
+        if compiled is not None:
+            return compiled
+        source = directory / f"{stem}{_SOURCE_SUFFIX}"
+        # The import system passes over a "source file" that is a FIFO or a link loop; hubcheck
+        # takes it, so that reading it reports the problem (torch.hub fails on it anyway).
+        if os.path.lexists(source) and not os.path.isdir(source):
+            return source
+        bytecode = directory / f"{stem}{_BYTECODE_SUFFIX}"
+        return bytecode if os.path.isfile(bytecode) else None
 
     def is_local(self, dotted: str) -> bool:
         found = self.find(dotted)
@@ -143,19 +187,20 @@ class ModuleIndex:
         if found is None or found.path is None or not found.has_source:
             return False
         try:
-            source = found.path.read_bytes()
-        except OSError:
+            source = read_source(found.path)
+        except UnreadableSource:
             return False
         pattern = rb"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+" + re.escape(name.encode()) + rb"\b"
         return re.search(pattern, source, re.MULTILINE) is not None
 
     def tree(self, path: Path) -> ast.Module | None:
-        """The parsed source of a file, or None when it cannot be read or parsed."""
+        """The parsed source of a file, or None when it cannot be read or parsed (:attr:`unreadable` says why)."""
         if path not in self._trees:
             try:
-                self._trees[path] = ast.parse(path.read_bytes(), filename=str(path))
-            except (OSError, SyntaxError, ValueError):
+                self._trees[path] = parse_source(path).tree
+            except UnreadableSource as error:
                 self._trees[path] = None
+                self.unreadable[path] = error.problem
         return self._trees[path]
 
     # -- what a module's names are ---------------------------------------------------------
@@ -176,12 +221,9 @@ class ModuleIndex:
             return UNKNOWN
         found = self.find(module)
         if found is None:
-            return NameInfo(Callability.UNKNOWN, note=f"module {module} not found")
-        top_level = module.partition(".")[0]
-        if is_stdlib(top_level) and top_level not in _UNSAFE_STDLIB and not found.local:
-            # The standard library is not repo code, and typing's aliases
-            # (`List = _alias(list, 1)`) cannot be judged from source.
-            return _introspect_stdlib(module, name)
+            return _by_spelling(name, f"module {module} is neither in the repo nor one hubcheck knows")
+        if not found.local:
+            return _known_name_info(module, name)
         if not found.has_source:
             submodule = self.find(f"{module}.{name}") if found.package_dirs else None
             if submodule is not None:
@@ -189,17 +231,28 @@ class ModuleIndex:
             return NameInfo(Callability.UNKNOWN, note=f"{module} has no Python source to read")
         tree = self.tree(found.path) if found.path else None
         if tree is not None:
-            binding = _last_module_level_binding(tree, name)
+            top_level = self.top_level(found, tree)
+            binding = top_level.bindings.get(name)
             if binding is not None:
                 return self._classify_binding(binding, found, name, depth)
-            for star_module in _star_imports(tree, found):
+            for star_module in top_level.star_modules:
+                if not _star_exports(self, star_module, name):
+                    continue
                 info = self.lookup(star_module, name, depth + 1)
                 if info.callability is not Callability.UNKNOWN or info.definition is not None:
-                    if _star_exports(self, star_module, name):
-                        return info
+                    return info
         if found.package_dirs and self.find(f"{module}.{name}") is not None:
             return NOT_CALLABLE
         return NameInfo(Callability.UNKNOWN, note=f"{name} not found in {module}")
+
+    def top_level(self, found: ModuleFile, tree: ast.Module) -> _TopLevel:
+        """``tree``'s top-level names, read once per file: a package star-importing 200 modules
+        is asked for each of their 1,000 names, and rescanning every module for each was quadratic."""
+        assert found.path is not None
+        if found.path not in self._top_levels:
+            self._top_levels[found.path] = _TopLevel(
+                _last_module_level_bindings(tree), tuple(_star_imports(tree, found)), literal_all(tree))
+        return self._top_levels[found.path]
 
     def _classify_binding(self, node: ast.stmt, found: ModuleFile, name: str, depth: int) -> NameInfo:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -229,13 +282,6 @@ class ModuleIndex:
         return UNKNOWN
 
 
-def builtin_callability(name: str) -> Callability | None:
-    """Callability of a builtin name (``print``, ``dict``), or None when it is not a builtin."""
-    if not hasattr(builtins, name):
-        return None
-    return Callability.CALLABLE if callable(getattr(builtins, name)) else Callability.NOT_CALLABLE
-
-
 def resolve_from_module(found: ModuleFile, node: ast.ImportFrom) -> str | None:
     """The absolute module name of a ``from ... import`` statement inside ``found``."""
     if node.level == 0:
@@ -248,31 +294,45 @@ def resolve_from_module(found: ModuleFile, node: ast.ImportFrom) -> str | None:
     return f"{package}.{node.module}" if node.module else package
 
 
-def _introspect_stdlib(module: str, name: str) -> NameInfo:
+def _known_name_info(module: str, name: str) -> NameInfo:
+    kind = known_name(module, name)
+    if kind is not None:
+        return NameInfo(kind.callability, module=module, instances=kind.instances)
+    if known_module(f"{module}.{name}") is not None:
+        return NOT_CALLABLE
+    return _by_spelling(name, f"hubcheck's table of {module} does not hold {name}")
+
+
+def _by_spelling(name: str, note: str) -> NameInfo:
+    callability = callability_by_spelling(name)
+    return NameInfo(callability, note=note if callability is Callability.UNKNOWN else "")
+
+
+def _known(dotted: str) -> ModuleFile | None:
+    known = known_module(dotted)
+    return ModuleFile(dotted, None, (), local=False, has_source=False) if known is not None else None
+
+
+def _compiled_modules(directory: Path) -> dict[str, Path]:
+    """Module name -> compiled module file in ``directory`` (the first by name when several builds exist)."""
     try:
-        loaded = importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - any failure just means we cannot tell
-        return UNKNOWN
-    if not hasattr(loaded, name):
-        return UNKNOWN
-    value = getattr(loaded, name)
-    return NameInfo(Callability.CALLABLE if callable(value) else Callability.NOT_CALLABLE, module=module)
+        entries = sorted(os.listdir(directory))
+    except OSError:
+        return {}
+    found: dict[str, Path] = {}
+    for entry in entries:
+        match = _COMPILED.match(entry)
+        if match and match["stem"] not in found and os.path.isfile(directory / entry):
+            found[match["stem"]] = directory / entry
+    return found
 
 
-def _is_within(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-    except (ValueError, OSError):
-        return False
-    return True
-
-
-def _last_module_level_binding(tree: ast.Module, name: str) -> ast.stmt | None:
-    """The last top-level statement (looking into if/try blocks) that binds ``name``."""
-    found: ast.stmt | None = None
+def _last_module_level_bindings(tree: ast.Module) -> dict[str, ast.stmt]:
+    """Name -> the last top-level statement (looking into if/try blocks) that binds it."""
+    found: dict[str, ast.stmt] = {}
     for stmt in _flatten_module_statements(tree.body):
-        if name in statement_bound_names(stmt):
-            found = stmt
+        for name in statement_bound_names(stmt):
+            found[name] = stmt
     return found
 
 
@@ -336,9 +396,8 @@ def literal_all(tree: ast.Module) -> tuple[str, ...] | None:
     """``__all__`` when it is a literal list or tuple of strings."""
     value = None
     for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets):
-            value = stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == "__all__":
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             value = stmt.value
     if isinstance(value, (ast.List, ast.Tuple)) and all(
         isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts
@@ -355,7 +414,7 @@ def _star_exports(index: ModuleIndex, module: str, name: str) -> bool:
     tree = index.tree(found.path)
     if tree is None:
         return False
-    exported = literal_all(tree)
+    exported = index.top_level(found, tree).exported
     if exported is not None:
         return name in exported
     return not name.startswith("_")

@@ -363,6 +363,8 @@ class _Reader:
             return self._instance_callability(local_class, None), EntryPointKind.OBJECT, None
         if info is not None and isinstance(info.definition, ast.ClassDef):
             return self._instance_callability(info.definition, info.module), EntryPointKind.OBJECT, info
+        if info is not None and info.instances is not None:
+            return info.instances, EntryPointKind.OBJECT, info
         return Callability.UNKNOWN, None, None
 
     def _resolve(self, expr: ast.expr, env: Mapping[str, frozenset],
