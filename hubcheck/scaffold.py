@@ -15,13 +15,9 @@ from pathlib import Path
 
 from hubcheck import __version__
 from hubcheck.errors import UsageError
+from hubcheck.static.collisions import GENERIC_MODULE_NAMES, SHADOWING_MODULE_NAMES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "init"
-
-# Package names that collide in sys.modules when two hub repos are loaded
-# in one process (rule HUB303); a new project should never start with one.
-_GENERIC = frozenset({"models", "model", "utils", "util", "common", "modules", "layers", "nets", "net", "src",
-                      "lib", "hub", "data", "networks", "network", "core", "ops", "tools", "torch", "hubconf"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,10 @@ def package_name(name: str) -> str:
         candidate = f"hub_{candidate}"
     if not candidate or keyword.iskeyword(candidate):
         raise UsageError(f"cannot make a package name from {name!r}: pass --name with letters, e.g. --name my_models")
-    if candidate in _GENERIC:
+    if candidate in SHADOWING_MODULE_NAMES:
+        raise UsageError(f"{candidate!r} would hide the module of that name on sys.path; pass a distinctive --name, "
+                         f"e.g. --name my_{candidate}")
+    if candidate in GENERIC_MODULE_NAMES:
         raise UsageError(
             f"{candidate!r} is too generic a package name: it collides in sys.modules when two hub repos are "
             f"loaded in one process (HUB303); pass a distinctive --name, e.g. --name {candidate}_of_yours"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from hubcheck.lint import lint_repo
-from hubcheck.rules.code_patterns import _FileNames, _has_hash_suffix, _is_cwd_relative
+from hubcheck.rules.code_patterns import _has_hash_suffix, _is_cwd_relative
+from hubcheck.static.names import FileNames
 
 HEADER = 'dependencies = ["torch"]\n\nimport os\n\nimport torch\n\n\n'
 
@@ -57,7 +58,7 @@ def _literal(source: str) -> str | None:
     tree = ast.parse(textwrap.dedent(source))
     function = [n for n in tree.body if isinstance(n, ast.FunctionDef)][-1]
     expr = function.body[-1].value
-    return _FileNames(tree).literal(expr, (function,))
+    return FileNames(tree).literal(expr, (function,))
 
 
 @pytest.mark.parametrize(("source", "value"), [

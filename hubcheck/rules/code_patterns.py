@@ -1,452 +1,31 @@
 """Rules about how reached code loads weights and picks devices (HUB201-HUB205).
 
-Every rule here looks only at code torch.hub users actually run (``ctx.units``)
-and recognises torch's functions under whatever name a file imports them by
-(``import torch as T``, ``from torch.hub import load_state_dict_from_url as lsd``).
-The name-resolution helpers at the top are shared with the import-time rules.
+Every rule here looks only at code torch.hub users actually run (``ctx.calls()``)
+and recognises torch's functions under whatever name a file imports them by,
+through the file's :class:`~hubcheck.static.names.FileNames`.
 """
 
 from __future__ import annotations
 
 import ast
 import os
-import posixpath
 import re
-from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
 from urllib.parse import urlparse
 
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
+from hubcheck.static.names import (
+    DOWNLOAD_URL_TO_FILE,
+    LOAD_STATE_DICT_FROM_URL,
+    MAYBE,
+    TORCH_LOAD,
+    FileNames,
+    argument,
+    is_constant,
+)
 from hubcheck.static.reach import CodeUnit
-from hubcheck.static.syntax import dotted_name
-
-# -- which torch function a call names --------------------------------------------------
-
-# Other spellings of the same function, mapped to one canonical name.
-# torch.utils.model_zoo.load_url *is* torch.hub.load_state_dict_from_url, and
-# older torchvision re-exported it from two private places.
-_CANONICAL = {
-    "torch.serialization.load": "torch.load",
-    "torch.utils.model_zoo.load_url": "torch.hub.load_state_dict_from_url",
-    "torchvision.models.utils.load_state_dict_from_url": "torch.hub.load_state_dict_from_url",
-    "torchvision._internally_replaced_utils.load_state_dict_from_url": "torch.hub.load_state_dict_from_url",
-    "torch.utils.model_zoo.download_url_to_file": "torch.hub.download_url_to_file",
-    "builtins.open": "open",
-    "io.open": "open",
-    "pathlib.PurePath": "pathlib.Path",
-    "pathlib.PosixPath": "pathlib.Path",
-    "pathlib.WindowsPath": "pathlib.Path",
-    "posixpath.join": "os.path.join",
-}
-
-TORCH_LOAD = "torch.load"
-LOAD_STATE_DICT_FROM_URL = "torch.hub.load_state_dict_from_url"
-DOWNLOAD_URL_TO_FILE = "torch.hub.download_url_to_file"
-
-_FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-
-# A splat (``*args`` / ``**kwargs``) may or may not pass a parameter.
-_MAYBE = ast.Constant(value=Ellipsis)
-
-
-def _import_aliases(tree: ast.Module) -> dict[str, str]:
-    """Local name -> the dotted name it was imported as, from every absolute import in the file.
-
-    Function-level imports count too: a file that imports a name inside a
-    function nearly always means the same thing by it everywhere.
-    """
-    aliases: dict[str, str] = {}
-    for node in _statements(tree.body):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    aliases[alias.asname] = alias.name
-                else:
-                    top = alias.name.partition(".")[0]
-                    aliases[top] = top
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            for alias in node.names:
-                if alias.name != "*":
-                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return aliases
-
-
-def _statements(body: list[ast.stmt]):
-    """Every statement, at any depth: imports are statements, so this skips the far more numerous expressions."""
-    pending = list(reversed(body))
-    while pending:
-        stmt = pending.pop()
-        yield stmt
-        blocks = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
-        blocks += [handler.body for handler in getattr(stmt, "handlers", ()) or ()]
-        blocks += [case.body for case in getattr(stmt, "cases", ()) or ()]
-        for block in reversed(blocks):
-            if isinstance(block, list):
-                pending.extend(reversed(block))
-
-
-def _argument(call: ast.Call, position: int | None, keyword: str | None) -> ast.expr | None:
-    """What a call passes for one parameter: the expression, None when surely nothing, or ``_MAYBE``.
-
-    ``position`` is the parameter's index among positional arguments (None for
-    keyword-only parameters). A ``*args`` or ``**kwargs`` splat that could fill
-    the parameter gives ``_MAYBE``.
-    """
-    for keyword_arg in call.keywords:
-        if keyword is not None and keyword_arg.arg == keyword:
-            return keyword_arg.value
-    if position is not None:
-        for index, arg in enumerate(call.args):
-            if isinstance(arg, ast.Starred):
-                return _MAYBE
-            if index == position:
-                return arg
-    if any(keyword_arg.arg is None for keyword_arg in call.keywords):
-        return _MAYBE
-    return None
-
-
-def _is_constant(node: ast.expr | None, value: object) -> bool:
-    return isinstance(node, ast.Constant) and node.value is value
-
-
-def _short(node: ast.AST, limit: int = 60) -> str:
-    text = ast.unparse(node)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _is_main_guard(test: ast.expr) -> bool:
-    """``__name__ == "__main__"`` or ``TYPE_CHECKING``: a body that never runs under torch.hub."""
-    if dotted_name(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
-        return True
-    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-        sides = (test.left, test.comparators[0])
-        return (any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
-                and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides))
-    return False
-
-
-def _never_runs_under_hub(node: ast.AST, ancestors: tuple[ast.AST, ...]) -> bool:
-    """Whether ``node`` sits in the body of an ``if __name__ == "__main__":`` (or ``TYPE_CHECKING``) block."""
-    for position, ancestor in enumerate(ancestors):
-        if isinstance(ancestor, ast.If) and _is_main_guard(ancestor.test):
-            child = ancestors[position + 1] if position + 1 < len(ancestors) else node
-            if any(child is stmt for stmt in ancestor.body):
-                return True
-    return False
-
-
-def _enclosing_functions(ancestors: tuple[ast.AST, ...]) -> tuple[ast.AST, ...]:
-    """The functions around a node, innermost first."""
-    return tuple(a for a in reversed(ancestors) if isinstance(a, _FUNCTION_NODES))
-
-
-@dataclass
-class _Scope:
-    """The names one function (or a module's top level) binds, with the value of each simple assignment."""
-
-    params: frozenset[str] = frozenset()
-    stores: dict[str, list[tuple[ast.expr | None, int]]] = field(default_factory=dict)
-    """name -> (assigned value or None when not a plain ``name = value``, line) for each binding."""
-    declared_global: frozenset[str] = frozenset()
-    declared_nonlocal: frozenset[str] = frozenset()
-
-
-def _build_scope(node: ast.AST) -> _Scope:
-    if isinstance(node, _FUNCTION_NODES):
-        args = node.args
-        params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
-        params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-        body = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
-    else:
-        params, body = set(), list(node.body)
-    scope = _Scope(frozenset(params))
-    values: dict[int, ast.expr] = {}
-    declared: dict[type, set[str]] = {ast.Global: set(), ast.Nonlocal: set()}
-    stack = list(reversed(body))
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            # Their bodies are other scopes; only the name is bound here.
-            scope.stores.setdefault(current.name, []).append((None, current.lineno))
-            continue
-        if isinstance(current, ast.Lambda):
-            continue
-        if isinstance(current, (ast.Global, ast.Nonlocal)):
-            declared[type(current)].update(current.names)
-        elif isinstance(current, ast.Assign):
-            for target in current.targets:
-                if isinstance(target, ast.Name):
-                    values[id(target)] = current.value
-        elif isinstance(current, (ast.AnnAssign, ast.NamedExpr)) and isinstance(current.target, ast.Name):
-            if current.value is not None:
-                values[id(current.target)] = current.value
-        elif isinstance(current, (ast.Import, ast.ImportFrom)):
-            for alias in current.names:
-                name = alias.asname or alias.name.partition(".")[0]
-                scope.stores.setdefault(name, []).append((None, current.lineno))
-        elif isinstance(current, ast.ExceptHandler) and current.name:
-            scope.stores.setdefault(current.name, []).append((None, current.lineno))
-        elif isinstance(current, ast.Name) and isinstance(current.ctx, (ast.Store, ast.Del)):
-            scope.stores.setdefault(current.id, []).append((values.get(id(current)), current.lineno))
-        stack.extend(reversed(list(ast.iter_child_nodes(current))))
-    scope.declared_global = frozenset(declared[ast.Global])
-    scope.declared_nonlocal = frozenset(declared[ast.Nonlocal])
-    return scope
-
-
-class _FileNames:
-    """How the names of one file resolve: import aliases, and what simple assignments bind."""
-
-    def __init__(self, tree: ast.Module | None) -> None:
-        self.tree = tree
-        self.aliases = _import_aliases(tree) if tree is not None else {}
-        self._scopes: dict[int, _Scope] = {}
-        self._module_globals: frozenset[str] | None = None
-
-    def qualified(self, expr: ast.expr) -> str | None:
-        """The canonical dotted name an expression refers to (``T.load`` -> ``torch.load``), or None."""
-        dotted = dotted_name(expr)
-        if dotted is None:
-            return None
-        head, dot, rest = dotted.partition(".")
-        full = self.aliases.get(head, head) + dot + rest
-        return _CANONICAL.get(full, full)
-
-    def imports_from(self, *modules: str) -> bool:
-        """Whether the file binds any of these modules, or a name from one, anywhere."""
-        return any(value == m or value.startswith(m + ".") for value in self.aliases.values() for m in modules)
-
-    def scope(self, node: ast.AST) -> _Scope:
-        if id(node) not in self._scopes:
-            self._scopes[id(node)] = _build_scope(node)
-        return self._scopes[id(node)]
-
-    def _declared_global_anywhere(self) -> frozenset[str]:
-        if self._module_globals is None:
-            names: set[str] = set()
-            if self.tree is not None:
-                for node in ast.walk(self.tree):
-                    if isinstance(node, ast.Global):
-                        names.update(node.names)
-            self._module_globals = frozenset(names)
-        return self._module_globals
-
-    def bindings(self, name: str, chain: tuple[ast.AST, ...]) -> tuple[list[tuple[ast.expr | None, int]], tuple[ast.AST, ...]] | None:
-        """Where ``name`` is bound as seen from code inside ``chain`` (functions, innermost first).
-
-        Returns the bindings of the scope that owns the name and the chain of
-        that scope, or None when the name is a parameter or bound nowhere in
-        the file (a builtin, ``__file__``, a name from a star import).
-        """
-        for position, function in enumerate(chain):
-            scope = self.scope(function)
-            if name in scope.declared_global:
-                break
-            if name in scope.declared_nonlocal:
-                continue
-            if name in scope.params:
-                return None
-            if name in scope.stores:
-                return scope.stores[name], chain[position:]
-        if self.tree is None:
-            return None
-        module = self.scope(self.tree)
-        if name not in module.stores:
-            return None
-        stores = module.stores[name]
-        if name in self._declared_global_anywhere():
-            stores = stores + [(None, 0)]
-        return stores, ()
-
-    def single_value(self, name: str, chain: tuple[ast.AST, ...], line: int) -> tuple[ast.expr, tuple[ast.AST, ...]] | None:
-        """The value of ``name`` when it is bound exactly once, by a plain assignment that runs before ``line``."""
-        found = self.bindings(name, chain)
-        if found is None:
-            return None
-        stores, owner = found
-        if len(stores) != 1 or stores[0][0] is None:
-            return None
-        value, assigned_at = stores[0]
-        # Module constants read inside a function are assigned before the function runs.
-        if (owner or not chain) and assigned_at >= line:
-            return None
-        return value, owner
-
-    # -- literal strings ------------------------------------------------------------
-
-    def literal(self, expr: ast.expr, chain: tuple[ast.AST, ...], depth: int = 0) -> str | None:
-        """The string an expression always evaluates to, or None when it depends on anything at run time.
-
-        Follows f-strings, ``+``, ``os.path.join``, ``Path(...)``, ``/`` and
-        names bound once to such an expression; anything involving ``__file__``,
-        a parameter, the environment or any other call is not a literal.
-        """
-        if depth > 8:
-            return None
-        if isinstance(expr, ast.Constant):
-            return expr.value if isinstance(expr.value, str) else None
-        if isinstance(expr, ast.JoinedStr):
-            parts = []
-            for value in expr.values:
-                part = self.literal(value.value if isinstance(value, ast.FormattedValue) else value, chain, depth + 1)
-                if part is None:
-                    return None
-                parts.append(part)
-            return "".join(parts)
-        if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Div)):
-            left = self.literal(expr.left, chain, depth + 1)
-            right = self.literal(expr.right, chain, depth + 1) if left is not None else None
-            if right is None:
-                return None
-            return left + right if isinstance(expr.op, ast.Add) else posixpath.join(left, right)
-        if isinstance(expr, ast.Name):
-            found = self.single_value(expr.id, chain, expr.lineno)
-            return self.literal(found[0], found[1], depth + 1) if found else None
-        if isinstance(expr, ast.Call) and not expr.keywords:
-            return self._literal_call(expr, chain, depth)
-        return None
-
-    def _literal_call(self, call: ast.Call, chain: tuple[ast.AST, ...], depth: int) -> str | None:
-        if isinstance(call.func, ast.Attribute) and call.func.attr == "joinpath":
-            base = self.literal(call.func.value, chain, depth + 1)
-            parts = [self.literal(arg, chain, depth + 1) for arg in call.args]
-            return None if base is None or None in parts else posixpath.join(base, *parts)
-        name = self.qualified(call.func)
-        if name not in ("os.path.join", "pathlib.Path", "str", "os.fspath", "os.path.normpath"):
-            return None
-        parts = [self.literal(arg, chain, depth + 1) for arg in call.args]
-        if None in parts or any(isinstance(arg, ast.Starred) for arg in call.args):
-            return None
-        if not parts:
-            return "." if name == "pathlib.Path" else None
-        if name == "os.path.normpath":
-            return posixpath.normpath(parts[0])
-        return posixpath.join(*parts)
-
-    def literal_candidates(self, expr: ast.expr, chain: tuple[ast.AST, ...]) -> list[str]:
-        """Every string ``expr`` may be: its literal value, or for ``TABLE[key]`` on a literal dict, its values."""
-        value = self.literal(expr, chain)
-        if value is not None:
-            return [value]
-        if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name):
-            found = self.single_value(expr.value.id, chain, expr.lineno)
-            if found and isinstance(found[0], ast.Dict):
-                table, owner = found
-                key = self.literal(expr.slice, chain)
-                if key is not None:
-                    for dict_key, dict_value in zip(table.keys, table.values):
-                        if dict_key is not None and self.literal(dict_key, owner) == key:
-                            return [v] if (v := self.literal(dict_value, owner)) is not None else []
-                    return []
-                return [v for v in (self.literal(item, owner) for item in table.values) if v is not None]
-        return []
-
-
-def _span(path: Path, node: ast.AST) -> tuple:
-    return (path, node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
-
-
-class _Reached:
-    """The reached code of one lint run, walked once and shared by the rules here and in import_time.py.
-
-    Every rule is handed the same LintContext; deriving this again for each of
-    nine rules made them most of a large repo's lint time, so it is memoised on
-    the context.
-    """
-
-    def __init__(self, ctx: LintContext) -> None:
-        self._model = ctx.model
-        self._index = ctx.index
-        self._units = ctx.units
-        self._files: dict[Path, _FileNames] = {}
-        self._ctx_calls = tuple(ctx.calls())
-        self.nodes: tuple[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]], ...] = tuple(ctx.nodes())
-        """Every node of every reached unit, as ``ctx.nodes()`` gives them."""
-        self.calls: tuple[tuple[CodeUnit, ast.Call, tuple[ast.AST, ...], _FileNames], ...] = tuple(self._calls())
-        """Every call that can run under torch.hub, once each, with its file's names."""
-
-    def file(self, path: Path) -> _FileNames:
-        """How names resolve in one file of the repo."""
-        if path not in self._files:
-            model = self._model
-            tree = model.tree if model is not None and path == model.path else self._index.tree(path)
-            self._files[path] = _FileNames(tree)
-        return self._files[path]
-
-    def _calls(self):
-        for unit, node, ancestors in self._ctx_calls:
-            if not _never_runs_under_hub(node, ancestors):
-                yield unit, node, ancestors, self.file(unit.path)
-
-    @cached_property
-    def hubconf_units(self) -> frozenset[int]:
-        """``id()`` of the units that are hubconf.py code (comparing paths per node is slow)."""
-        model = self._model
-        return frozenset(id(u) for u in self._units if model is not None and u.path == model.path)
-
-    @cached_property
-    def hubconf_nodes(self) -> tuple[tuple[ast.AST, tuple[ast.AST, ...], str | None], ...]:
-        """Every node of hubconf.py, reached or not, with its ancestors and the entry point reaching it.
-
-        Reached code comes from the shared walk (ancestors start at its unit, as
-        in ``ctx.nodes()``); only the functions and methods nothing reaches are
-        walked again.
-        """
-        model = self._model
-        if model is None:
-            return ()
-        found: list[tuple[ast.AST, tuple[ast.AST, ...], str | None]] = []
-        seen: set[int] = set()
-        hubconf_units = self.hubconf_units
-        for unit, node, ancestors in self.nodes:
-            if id(unit) in hubconf_units and id(node) not in seen:
-                seen.add(id(node))
-                found.append((node, ancestors, unit.entrypoint))
-        covered = {id(u.node) for u in self._units if id(u) in hubconf_units and not u.import_time}
-        for function, ancestors in _unreached_functions(model.tree.body, (model.tree,), covered):
-            found.append((function, ancestors, None))
-            found.extend((node, ancestors + inner, None) for node, inner in _walk_with_ancestors(function))
-        return tuple(found)
-
-
-def _unreached_functions(body: list[ast.stmt], ancestors: tuple[ast.AST, ...], covered: set[int]):
-    """Functions and methods in these statements whose bodies no reached unit walks."""
-    for stmt in body:
-        if id(stmt) in covered:
-            continue
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield stmt, ancestors
-            continue
-        inner = ancestors + (stmt,)
-        for field_name in ("body", "orelse", "finalbody"):
-            block = getattr(stmt, field_name, None)
-            if isinstance(block, list):
-                yield from _unreached_functions(block, inner, covered)
-        for handler in getattr(stmt, "handlers", ()) or ():
-            yield from _unreached_functions(handler.body, inner + (handler,), covered)
-        for case in getattr(stmt, "cases", ()) or ():
-            yield from _unreached_functions(case.body, inner + (case,), covered)
-
-
-def _walk_with_ancestors(root: ast.AST):
-    """Every node below ``root`` with its ancestors from ``root`` down (outermost first)."""
-    stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(root, ())]
-    while stack:
-        node, ancestors = stack.pop()
-        inner = ancestors + (node,)
-        for child in reversed(list(ast.iter_child_nodes(node))):
-            stack.append((child, inner))
-        if node is not root:
-            yield node, ancestors
-
-
-def _reached(ctx: LintContext) -> _Reached:
-    """The shared walk of ``ctx``'s reached code, made on first use."""
-    return ctx.memo(_Reached, lambda: _Reached(ctx))
+from hubcheck.static.syntax import dotted_name, enclosing_functions, short_source
 
 
 def _at(unit: CodeUnit, node: ast.AST, args: dict) -> Violation:
@@ -500,6 +79,7 @@ def torch_load_without_map_location(ctx: LintContext):
     ## Use instead
     ```python
     def resnet18(pretrained=True):
+        \"\"\"ResNet-18; `pretrained` loads the ImageNet weights.\"\"\"
         model = ResNet18()
         if pretrained:
             model.load_state_dict(load_state_dict_from_url(URLS["resnet18"], map_location="cpu", check_hash=True))
@@ -510,12 +90,13 @@ def torch_load_without_map_location(ctx: LintContext):
     - https://pytorch.org/docs/stable/generated/torch.load.html
     - https://pytorch.org/docs/stable/hub.html#torch.hub.load_state_dict_from_url
     """
-    for unit, call, _, names in _reached(ctx).calls:
+    for unit, call, _ in ctx.calls():
+        names = ctx.names(unit.path)
         target = _MAP_LOCATION.get(names.qualified(call.func))
         if target is None:
             continue
-        passed = _argument(call, *target)
-        if passed is None or _is_constant(passed, None):
+        passed = argument(call, *target)
+        if passed is None or is_constant(passed, None):
             problem = "has no map_location" if passed is None else "passes map_location=None"
             yield _at(unit, call, {"call": ast.unparse(call.func), "problem": problem})
 
@@ -560,8 +141,9 @@ def torch_load_without_weights_only(ctx: LintContext):
     - https://pytorch.org/docs/stable/generated/torch.load.html
     - https://dev-discuss.pytorch.org/t/bc-breaking-change-torch-load-is-being-flipped-to-use-weights-only-true-by-default-in-the-nightlies-after-137602/2573
     """
-    for unit, call, _, names in _reached(ctx).calls:
-        if names.qualified(call.func) == TORCH_LOAD and _argument(call, None, "weights_only") is None:
+    for unit, call, _ in ctx.calls():
+        names = ctx.names(unit.path)
+        if names.qualified(call.func) == TORCH_LOAD and argument(call, None, "weights_only") is None:
             yield _at(unit, call, {"call": ast.unparse(call.func)})
 
 
@@ -676,6 +258,7 @@ def cwd_relative_path(ctx: LintContext):
     _HERE = os.path.dirname(os.path.abspath(__file__))
 
     def custom_model(pretrained=True):
+        \"\"\"The MLP; `pretrained` loads the weights shipped with the repo.\"\"\"
         model = MLP()
         if pretrained:
             weights = os.path.join(_HERE, "model_wt.pth")
@@ -688,26 +271,27 @@ def cwd_relative_path(ctx: LintContext):
     - torch/hub.py `_load_local`: hubconf is imported from the cache folder; `os.chdir` is never called
     """
     covered: set[int] = set()
-    for unit, call, ancestors, names in _reached(ctx).calls:
+    for unit, call, ancestors in ctx.calls():
         if id(call) in covered:
             continue
+        names = ctx.names(unit.path)
         name = names.qualified(call.func)
         parameter = _PATH_PARAMETERS.get(name)
         if parameter is None:
             continue
-        argument = _argument(call, *parameter)
-        if argument is None or argument is _MAYBE:
+        passed = argument(call, *parameter)
+        if passed is None or passed is MAYBE:
             continue
-        chain = _enclosing_functions(ancestors)
+        chain = enclosing_functions(ancestors)
         if name == "pathlib.Path":
             if _path_argument_is_not_a_use(call, ancestors):
                 continue
             # `Path("weights", "resnet.pth")`: name the whole path when every part is known.
-            argument = call if names.literal(call, chain) is not None else argument
-        path = names.literal(argument, chain)
+            passed = call if names.literal(call, chain) is not None else passed
+        path = names.literal(passed, chain)
         if path is not None and _is_cwd_relative(path):
             # `torch.load(Path("w.pth"))` is one problem, reported at the outer call.
-            covered.update(id(inner) for inner in ast.walk(argument))
+            covered.update(id(inner) for inner in ast.walk(passed))
             yield _at(unit, call, {"call": ast.unparse(call.func), "path": path, "anchored": _anchored(name, path)})
 
 
@@ -735,27 +319,27 @@ def _is_cuda_literal(node: ast.expr | None) -> bool:
     )
 
 
-def _cuda_use(call: ast.Call, names: _FileNames) -> bool:
+def _cuda_use(call: ast.Call, names: FileNames) -> bool:
     """Whether a call puts something on CUDA by a hard-coded choice."""
     func = call.func
     if isinstance(func, ast.Attribute) and func.attr == "cuda" and names.qualified(func.value) != "torch":
-        device = _argument(call, 0, "device")
+        device = argument(call, 0, "device")
         return device is None or _is_cuda_literal(device) or (
             isinstance(device, ast.Constant) and isinstance(device.value, int) and not isinstance(device.value, bool)
         )
     if isinstance(func, ast.Attribute) and func.attr == "to":
-        return _is_cuda_literal(_argument(call, 0, "device"))
+        return _is_cuda_literal(argument(call, 0, "device"))
     if names.qualified(func) == "torch.device":
-        return _is_cuda_literal(_argument(call, 0, "type"))
+        return _is_cuda_literal(argument(call, 0, "type"))
     if names.qualified(func) == "torch.set_default_device":
-        return _is_cuda_literal(_argument(call, 0, "device"))
+        return _is_cuda_literal(argument(call, 0, "device"))
     return any(kw.arg in ("device", "map_location") and _is_cuda_literal(kw.value) for kw in call.keywords)
 
 
 class _CudaGuards:
     """Whether a CUDA call is protected by a check, per the rules HUB204 documents."""
 
-    def __init__(self, names: _FileNames) -> None:
+    def __init__(self, names: FileNames) -> None:
         self.names = names
 
     def is_guard(self, test: ast.expr, chain: tuple[ast.AST, ...], depth: int = 0) -> bool:
@@ -784,7 +368,7 @@ class _CudaGuards:
         return any(value is not None and self.is_guard(value, owner, depth + 1) for value, _ in stores)
 
     def guarded(self, node: ast.AST, ancestors: tuple[ast.AST, ...]) -> bool:
-        chain = _enclosing_functions(ancestors)
+        chain = enclosing_functions(ancestors)
         child = node
         for ancestor in reversed(ancestors):
             if self._guards_child(ancestor, child, chain) or self._earlier_check(ancestor, child, chain):
@@ -880,6 +464,7 @@ def unguarded_cuda(ctx: LintContext):
     ## Use instead
     ```python
     def deeplab(pretrained=True, device=None):
+        \"\"\"DeepLab; `pretrained` loads the weights, `device` is where they go (a GPU when there is one).\"\"\"
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         model = DeepLab()
         model.load_state_dict(torch.load(WEIGHTS, map_location=device, weights_only=True))
@@ -890,12 +475,13 @@ def unguarded_cuda(ctx: LintContext):
     - https://pytorch.org/docs/stable/notes/cuda.html#device-agnostic-code
     """
     guards: dict[int, _CudaGuards] = {}
-    for unit, call, ancestors, names in _reached(ctx).calls:
+    for unit, call, ancestors in ctx.calls():
+        names = ctx.names(unit.path)
         if not _cuda_use(call, names):
             continue
         checker = guards.setdefault(id(names), _CudaGuards(names))
         if not checker.guarded(call, ancestors):
-            yield _at(unit, call, {"code": _short(call)})
+            yield _at(unit, call, {"code": short_source(call)})
 
 
 # -- HUB205: downloads nobody checks -------------------------------------------------------------
@@ -910,30 +496,30 @@ def _has_hash_suffix(file_name: str) -> bool:
     return match is not None and match.group(1) != ""
 
 
-def _unchecked_download(call: ast.Call, name: str | None, names: _FileNames, chain) -> dict | None:
+def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chain) -> dict | None:
     """The message arguments when a download's integrity is not checked, else None."""
     if name == DOWNLOAD_URL_TO_FILE:
-        hash_prefix = _argument(call, 2, "hash_prefix")
-        if hash_prefix is None or _is_constant(hash_prefix, None) or names.literal(hash_prefix, chain) == "":
+        hash_prefix = argument(call, 2, "hash_prefix")
+        if hash_prefix is None or is_constant(hash_prefix, None) or names.literal(hash_prefix, chain) == "":
             return {"problem": "downloads a file without hash_prefix: a truncated or replaced file is used unchecked",
                     "remedy": "pass `hash_prefix=` the first hex digits of the file's sha256 (`sha256sum FILE`)"}
         return None
     if name != LOAD_STATE_DICT_FROM_URL:
         return None
-    check_hash = _argument(call, 4, "check_hash")
-    if check_hash is None or _is_constant(check_hash, False):
+    check_hash = argument(call, 4, "check_hash")
+    if check_hash is None or is_constant(check_hash, False):
         return {"problem": "downloads weights without check_hash=True: a truncated or replaced file is loaded unchecked",
                 "remedy": "name the file `<name>-<first 8+ hex digits of its sha256>.<ext>` and pass `check_hash=True`"}
-    if not _is_constant(check_hash, True):
+    if not is_constant(check_hash, True):
         return None
-    file_name = _argument(call, 5, "file_name")
-    if file_name is _MAYBE:
+    file_name = argument(call, 5, "file_name")
+    if file_name is MAYBE:
         return None
     if file_name is not None:
         candidates = names.literal_candidates(file_name, chain)
     else:
-        url = _argument(call, 0, "url")
-        urls = names.literal_candidates(url, chain) if url is not None and url is not _MAYBE else []
+        url = argument(call, 0, "url")
+        urls = names.literal_candidates(url, chain) if url is not None and url is not MAYBE else []
         candidates = [os.path.basename(urlparse(u).path) for u in urls]
     unhashed = next((c for c in candidates if not _has_hash_suffix(c)), None)
     if unhashed is None:
@@ -993,7 +579,8 @@ def unchecked_weights_download(ctx: LintContext):
     - https://pytorch.org/docs/stable/hub.html#torch.hub.load_state_dict_from_url
     - torch/hub.py `HASH_REGEX = re.compile(r'-([a-f0-9]*)\\.')`
     """
-    for unit, call, ancestors, names in _reached(ctx).calls:
-        found = _unchecked_download(call, names.qualified(call.func), names, _enclosing_functions(ancestors))
+    for unit, call, ancestors in ctx.calls():
+        names = ctx.names(unit.path)
+        found = _unchecked_download(call, names.qualified(call.func), names, enclosing_functions(ancestors))
         if found is not None:
             yield _at(unit, call, {"call": ast.unparse(call.func), **found})

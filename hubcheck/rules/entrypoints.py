@@ -222,8 +222,9 @@ def leaked_import_entrypoint(ctx: LintContext):
 
     ## Use instead
     ```python
+    # repo layout: hubconf.py, mynet/models.py
     from torch.hub import load_state_dict_from_url as _load_state_dict_from_url
-    from models import ResNet as _ResNet
+    from mynet.models import ResNet as _ResNet
     ```
 
     ## References
@@ -266,6 +267,12 @@ def entrypoint_shadows_hub_keyword(ctx: LintContext):
     ## Use instead
     ```python
     def detector(pretrained=True, _verbose=True):
+        \"\"\"A detector.
+
+        Args:
+            pretrained: load the COCO weights.
+            _verbose: print a summary of the model.
+        \"\"\"
         ...
     ```
 
@@ -311,7 +318,7 @@ def dynamic_entrypoints(ctx: LintContext):
     ## Use instead
     ```python
     def small(pretrained=True):
-        \"\"\"The small configuration.\"\"\"
+        \"\"\"The small configuration; `pretrained` loads its weights.\"\"\"
         return _build("small", pretrained)
     ```
 
@@ -359,7 +366,7 @@ def no_entrypoints(ctx: LintContext):
     dependencies = ["torch"]
 
     def resnet(pretrained=True):
-        \"\"\"ResNet trained on ImageNet.\"\"\"
+        \"\"\"ResNet; `pretrained` loads the ImageNet weights.\"\"\"
         ...
     ```
 

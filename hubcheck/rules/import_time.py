@@ -13,18 +13,15 @@ import re
 
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
-from hubcheck.rules.code_patterns import (
+from hubcheck.rules.context import LintContext
+from hubcheck.static.collisions import GENERIC_MODULE_NAMES, SHADOWING_MODULE_NAMES
+from hubcheck.static.names import (
     DOWNLOAD_URL_TO_FILE,
     LOAD_STATE_DICT_FROM_URL,
-    _argument,
-    _FileNames,
-    _never_runs_under_hub,
-    _reached,
-    _short,
-    _span,
+    FileNames,
+    argument,
 )
-from hubcheck.rules.context import LintContext
-from hubcheck.static.syntax import in_try_body_handling_import_error
+from hubcheck.static.syntax import in_try_body_handling_import_error, short_source, span
 
 # -- HUB301: side effects at import time -----------------------------------------------------
 
@@ -119,7 +116,7 @@ _WRITE_MODE = re.compile(r"^[rwxabtU+]{1,4}$")
 _PIP = re.compile(r"(^|[\s/\\])pip\d*(\.exe)?($|\s)")
 
 
-def _is_write_mode(node: ast.expr | None, names: _FileNames) -> bool:
+def _is_write_mode(node: ast.expr | None, names: FileNames) -> bool:
     mode = names.literal(node, ()) if node is not None else None
     return mode is not None and bool(_WRITE_MODE.match(mode)) and any(c in mode for c in "wax+")
 
@@ -131,7 +128,7 @@ def _mentions_pip(call: ast.Call) -> bool:
     )
 
 
-def _call_effect(call: ast.Call, names: _FileNames) -> str | None:
+def _call_effect(call: ast.Call, names: FileNames) -> str | None:
     """The kind of side effect a call has, or None."""
     name = names.qualified(call.func) or ""
     kind = _EFFECT_CALLS.get(name)
@@ -142,19 +139,19 @@ def _call_effect(call: ast.Call, names: _FileNames) -> str | None:
     if kind is not None:
         return kind
     if name == "open":
-        return "write" if _is_write_mode(_argument(call, 1, "mode"), names) else None
+        return "write" if _is_write_mode(argument(call, 1, "mode"), names) else None
     func = call.func
     if isinstance(func, ast.Attribute):
         if func.attr in _WRITING_METHODS:
             return "write"
-        if func.attr == "open" and _is_write_mode(_argument(call, 0, "mode"), names):
+        if func.attr == "open" and _is_write_mode(argument(call, 0, "mode"), names):
             return "write"
         if func.attr in _ENVIRON_METHODS and names.qualified(func.value) == "os.environ":
             return "environ"
     return None
 
 
-def _statement_effect(node: ast.AST, names: _FileNames) -> str | None:
+def _statement_effect(node: ast.AST, names: FileNames) -> str | None:
     """The side effect of a statement that is not a call: ``os.environ[...] = ...``, ``raise SystemExit``."""
     if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
         targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
@@ -223,19 +220,18 @@ def import_time_side_effect(ctx: LintContext):
     ## References
     - torch/hub.py `_import_module`: hubconf is executed by `list`, `help` and `load` alike
     """
-    reached = _reached(ctx)
     seen: set[tuple] = set()
-    for unit, node, ancestors in reached.nodes:
+    for unit, node, _ in ctx.nodes():
         if not unit.import_time or not isinstance(node, (ast.Call, ast.stmt)):
             continue
-        file = reached.file(unit.path)
+        file = ctx.names(unit.path)
         kind = _call_effect(node, file) if isinstance(node, ast.Call) else _statement_effect(node, file)
-        key = _span(unit.path, node)
-        if kind is None or key in seen or _never_runs_under_hub(node, ancestors):
+        key = (unit.path, *span(node))
+        if kind is None or key in seen:
             continue
         seen.add(key)
         effect, remedy = _EFFECTS[kind]
-        code = _short(node.func) if isinstance(node, ast.Call) else _short(node)
+        code = short_source(node.func) if isinstance(node, ast.Call) else short_source(node)
         module = unit.module or "hubconf.py"
         yield Violation(unit.path, node.lineno, node.col_offset + 1,
                         {"code": code, "effect": effect, "module": module, "remedy": remedy}, unit.entrypoint)
@@ -247,7 +243,7 @@ _SYS_PATH_METHODS = frozenset({"insert", "append", "extend", "remove", "pop", "c
 _EDITS = (ast.Call, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)
 
 
-def _sys_path_edit(node: ast.AST, names: _FileNames) -> bool:
+def _sys_path_edit(node: ast.AST, names: FileNames) -> bool:
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in _SYS_PATH_METHODS:
@@ -299,6 +295,7 @@ def sys_path_mutation(ctx: LintContext):
 
     ## Use instead
     ```python
+    # repo layout: hubconf.py, yolo/models/yolo.py
     from yolo.models.yolo import Model as _Model
     ```
 
@@ -308,51 +305,39 @@ def sys_path_mutation(ctx: LintContext):
     model = ctx.model
     if model is None:
         return
-    reached = _reached(ctx)
-    hubconf = reached.file(model.path)
+    hubconf = ctx.names(model.path)
     found: list[tuple] = []
     # Editing sys.path takes `sys` or `site` imported; most files import neither, and skipping them
     # spares a walk of every node.
     if hubconf.imports_from("sys", "site"):
-        for node, ancestors, entrypoint in reached.hubconf_nodes:
-            if _sys_path_edit(node, hubconf) and not _never_runs_under_hub(node, ancestors):
+        for node, _, entrypoint in ctx.hubconf_nodes():
+            if _sys_path_edit(node, hubconf):
                 found.append((model.path, node, entrypoint))
-    others = {u.path for u in ctx.units if u.path != model.path and reached.file(u.path).imports_from("sys", "site")}
-    for unit, node, ancestors in reached.nodes if others else ():
-        if isinstance(node, _EDITS) and unit.path in others \
-                and _sys_path_edit(node, reached.file(unit.path)) and not _never_runs_under_hub(node, ancestors):
+    others = {u.path for u in ctx.units if u.path != model.path and ctx.names(u.path).imports_from("sys", "site")}
+    for unit, node, _ in ctx.nodes() if others else ():
+        if isinstance(node, _EDITS) and unit.path in others and _sys_path_edit(node, ctx.names(unit.path)):
             found.append((unit.path, node, unit.entrypoint))
     seen: set[tuple] = set()
     for path, node, entrypoint in found:
-        key = _span(path, node)
+        key = (path, *span(node))
         if key not in seen:
             seen.add(key)
-            code = ast.unparse(node.func) if isinstance(node, ast.Call) else _short(node)
+            code = ast.unparse(node.func) if isinstance(node, ast.Call) else short_source(node)
             yield Violation(path, node.lineno, node.col_offset + 1, {"code": code}, entrypoint)
 
 
 # -- HUB303: module names every repo uses ----------------------------------------------------------
 
-GENERIC_MODULE_NAMES = frozenset({
-    "utils", "util", "models", "model", "common", "modules", "module", "layers", "helpers", "helper",
-    "data", "datasets", "dataset", "config", "configs", "networks", "network", "nets", "net", "lib",
-    "src", "ops", "tools", "backbone", "backbones", "builder", "core", "loss", "losses", "transforms",
-    "blocks", "train", "test", "hub", "nn", "misc", "base", "engine", "structures",
-})
-"""Top-level module names that many hub repos use for their own code.
-
-torch.hub leaves every module a repo imports in ``sys.modules``, keyed by its
-top-level name. When two repos loaded in one process both have a local
-``models`` package, the second repo's ``import models`` returns the first
-repo's package. The list is drawn from the names public hub repos use most.
-"""
-
-
-def _suggested_package(ctx: LintContext, name: str) -> str:
+def _repo_package(ctx: LintContext) -> str:
+    """A package name made from the repo's folder name that HUB303 would not flag itself."""
     slug = re.sub(r"\W+", "_", ctx.repo_root.name.lower()).strip("_") or "myrepo"
     if slug[0].isdigit():
         slug = f"repo_{slug}"
-    return f"{slug}_{name}"
+    return f"{slug}_hub" if slug in GENERIC_MODULE_NAMES or slug in SHADOWING_MODULE_NAMES else slug
+
+
+def _suggested_package(ctx: LintContext, name: str) -> str:
+    return f"{_repo_package(ctx)}_{name}"
 
 
 @rule(
@@ -410,7 +395,7 @@ def generic_module_name(ctx: LintContext):
         return
     entry_at = {
         (node.lineno, node.col_offset + 1): entrypoint
-        for node, _, entrypoint in _reached(ctx).hubconf_nodes
+        for node, _, entrypoint in ctx.hubconf_nodes()
         if isinstance(node, (ast.Import, ast.ImportFrom))
     }
     reported: set[str] = set()
@@ -430,10 +415,20 @@ def generic_module_name(ctx: LintContext):
 # -- HUB304: relative imports in hubconf -------------------------------------------------------------
 
 
-def _absolute_form(node: ast.ImportFrom) -> str:
-    if node.module:
-        return ast.unparse(ast.ImportFrom(module=node.module, names=node.names, level=0))
-    return ast.unparse(ast.Import(names=node.names))
+def _absolute_form(ctx: LintContext, node: ast.ImportFrom) -> tuple[str, str]:
+    """The import written from the repo root, and what to do first when that form would break HUB303."""
+    # `from . import models`: each name is a module at the repo root.
+    tops = [node.module.partition(".")[0]] if node.module else [alias.name for alias in node.names]
+    generic = next((top for top in tops if top in GENERIC_MODULE_NAMES), None)
+    if generic is None:
+        statement = ast.ImportFrom(module=node.module, names=node.names, level=0) if node.module \
+            else ast.Import(names=node.names)
+        return ast.unparse(statement), ""
+    package = _repo_package(ctx)
+    module = f"{package}.{node.module}" if node.module else package
+    moved = (f", after moving `{generic}` into a package only this repo uses (`{package}/{generic}`): "
+             f"`{generic}` alone collides with other hub repos' modules (HUB303)")
+    return ast.unparse(ast.ImportFrom(module=module, names=node.names, level=0)), moved
 
 
 @rule(
@@ -442,7 +437,7 @@ def _absolute_form(node: ast.ImportFrom) -> str:
     severity=Severity.ERROR,
     message="`{statement}` is a relative import: torch.hub executes hubconf.py as a module with no "
             "package, so it raises ImportError",
-    fix="import from the repo root instead: `{absolute}`",
+    fix="import from the repo root instead: `{absolute}`{moved}",
 )
 def relative_import_in_hubconf(ctx: LintContext):
     """
@@ -462,12 +457,13 @@ def relative_import_in_hubconf(ctx: LintContext):
 
     ## Example
     ```python
-    from .models import resnet50 as _resnet50
+    from .mynet.models import resnet50 as _resnet50
     ```
 
     ## Use instead
     ```python
-    from models import resnet50 as _resnet50
+    # repo layout: hubconf.py, mynet/__init__.py, mynet/models.py
+    from mynet.models import resnet50 as _resnet50
     ```
 
     ## References
@@ -477,8 +473,9 @@ def relative_import_in_hubconf(ctx: LintContext):
     model = ctx.model
     if model is None or not any(i.relative for i in model.imports):
         return
-    for node, ancestors, entrypoint in _reached(ctx).hubconf_nodes:
+    for node, ancestors, entrypoint in ctx.hubconf_nodes():
         if isinstance(node, ast.ImportFrom) and node.level > 0 \
                 and not in_try_body_handling_import_error(node, ancestors):
+            absolute, moved = _absolute_form(ctx, node)
             yield Violation(model.path, node.lineno, node.col_offset + 1,
-                            {"statement": ast.unparse(node), "absolute": _absolute_form(node)}, entrypoint)
+                            {"statement": ast.unparse(node), "absolute": absolute, "moved": moved}, entrypoint)

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubcheck.static.model import HubconfModel
-from hubcheck.static.modules import ModuleIndex, resolve_from_module, statement_bound_names
-from hubcheck.static.syntax import never_true_under_torch_hub
-
-_FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+from hubcheck.static.modules import (
+    ModuleIndex,
+    resolve_from_module,
+    statement_bound_names,
+)
+from hubcheck.static.syntax import live_children, live_statements, walk_live
 
 
 @dataclass(frozen=True)
@@ -39,58 +41,10 @@ class CodeUnit:
         """Every node of the unit with its ancestors (outermost first).
 
         Import-time units skip function bodies (they run later, if at all) but keep
-        class bodies and decorators, which run at import. No unit goes into blocks
-        torch.hub never runs (``if __name__ == "__main__":``, ``if TYPE_CHECKING:``).
+        class bodies and decorators, which run at import. No unit goes into branches
+        torch.hub never takes (see :func:`~hubcheck.static.syntax.branch_taken`).
         """
-        yield from _walk(self.node, (), self.import_time)
-
-
-def _walk(root: ast.AST, ancestors: tuple[ast.AST, ...], import_time: bool):
-    # An explicit stack rather than recursive generators: every node would otherwise
-    # pass up through one generator per level, and lint walks every reached node.
-    stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(root, ancestors)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, above = pop()
-        if node is not root:
-            yield node, above
-        inner = above + (node,)
-        children = _live_children(node)
-        if import_time:
-            children = _runs_at_import(children)
-        for child in reversed(children):
-            push((child, inner))
-
-
-def _runs_at_import(children: list[ast.AST]) -> list[ast.AST]:
-    """A function's body runs later, if at all; its decorators and defaults run now."""
-    kept: list[ast.AST] = []
-    for child in children:
-        if isinstance(child, _FunctionNode):
-            kept.extend(getattr(child, "decorator_list", ()))
-            kept.extend(_defaults(child))
-        else:
-            kept.append(child)
-    return kept
-
-
-def _live_children(node: ast.AST) -> list[ast.AST]:
-    if isinstance(node, ast.If) and never_true_under_torch_hub(node.test):
-        return [node.test, *node.orelse]
-    # ast.iter_child_nodes, without its two layers of generators: this runs once per reached node.
-    children: list[ast.AST] = []
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if isinstance(value, list):
-            children.extend(item for item in value if isinstance(item, ast.AST))
-        elif isinstance(value, ast.AST):
-            children.append(value)
-    return children
-
-
-def _defaults(function: ast.AST) -> list[ast.expr]:
-    args = function.args
-    return [d for d in list(args.defaults) + list(args.kw_defaults) if d is not None]
+        return walk_live(self.node, (), self.import_time)
 
 
 class _ModuleScope:
@@ -101,24 +55,9 @@ class _ModuleScope:
         self.module = module
         self.tree = tree
         self.bindings: dict[str, ast.stmt] = {}
-        for stmt in _module_statements(tree.body):
+        for stmt in live_statements(tree.body, into_definitions=False):
             for name in statement_bound_names(stmt):
                 self.bindings[name] = stmt
-
-
-def _module_statements(body):
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        for field_name in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, field_name, None)
-            if field_name == "body" and isinstance(stmt, ast.If) and never_true_under_torch_hub(stmt.test):
-                continue
-            if isinstance(inner, list):
-                yield from _module_statements(inner)
-        for handler in getattr(stmt, "handlers", ()) or ():
-            yield from _module_statements(handler.body)
 
 
 class Reach:
@@ -181,6 +120,26 @@ class Reach:
                         self._enqueue_module(name, enqueue)
         return units
 
+    def hubconf_nodes(self) -> list[tuple[ast.AST, tuple[ast.AST, ...], str | None]]:
+        """Every live node of hubconf.py, reached or not, with its ancestors and the entry point reaching it.
+
+        Reached code comes from the walk made while following names (ancestors
+        start at its unit, as in :attr:`nodes`); only the functions and methods
+        nothing reaches are walked again, with ancestors from the module down.
+        """
+        hubconf = self.model.path
+        found: list[tuple[ast.AST, tuple[ast.AST, ...], str | None]] = []
+        seen: set[int] = set()
+        for unit, node, ancestors in self.nodes:
+            if unit.path == hubconf and id(node) not in seen:
+                seen.add(id(node))
+                found.append((node, ancestors, unit.entrypoint))
+        covered = {id(u.node) for u in self.units if u.path == hubconf and not u.import_time}
+        for function, ancestors in _unreached_functions(self.model.tree, covered):
+            found.append((function, ancestors, None))
+            found.extend((node, inner, None) for node, inner in walk_live(function, ancestors + (function,)))
+        return found
+
     def _enqueue_module(self, name: str, enqueue) -> None:
         """Queue a repo module's import-time code, and that of the repo modules it imports in turn."""
         pending = [name]
@@ -199,7 +158,7 @@ class Reach:
                 continue
             enqueue(found.path, current, tree, True, None)
             scope = self._scope(found.path, current)
-            for stmt in _module_statements(tree.body):
+            for stmt in live_statements(tree.body, into_definitions=False):
                 if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                     pending.extend(_imported_module_names(stmt, scope, self.index))
 
@@ -258,3 +217,20 @@ def _imported_module_names(stmt: ast.Import | ast.ImportFrom, scope: _ModuleScop
         if alias.name != "*" and index.find(f"{source}.{alias.name}") is not None:
             names.append(f"{source}.{alias.name}")
     return names
+
+
+def _unreached_functions(tree: ast.Module, covered: set[int]):
+    """Functions and methods in live blocks of the module whose bodies no reached unit walks, in source order."""
+    stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(tree, ())]
+    while stack:
+        node, above = stack.pop()
+        inner = above + (node,)
+        nested = []
+        for child in live_children(node):
+            if id(child) in covered or not isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
+                continue
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield child, inner
+            else:
+                nested.append((child, inner))
+        stack.extend(reversed(nested))
