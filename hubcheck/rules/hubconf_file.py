@@ -75,6 +75,7 @@ def hubconf_syntax_error(ctx: LintContext):
     ## Use instead
     ```python
     def resnet18(pretrained=True):
+        \"\"\"ResNet-18; `pretrained` loads the ImageNet weights.\"\"\"
         ...
     ```
 
@@ -106,12 +107,12 @@ def invalid_suppression(ctx: LintContext):
 
     ## Example
     ```python
-    weights = torch.load("w.pth")  # hubcheck: ignore[HUB230]
+    weights = torch.load("w.pth", map_location="cpu", weights_only=True)  # hubcheck: ignore[HUB230]
     ```
 
     ## Use instead
     ```python
-    weights = torch.load("w.pth")  # hubcheck: ignore[HUB203]
+    weights = torch.load("w.pth", map_location="cpu", weights_only=True)  # hubcheck: ignore[HUB203]
     ```
 
     ## References
