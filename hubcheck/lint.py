@@ -140,9 +140,14 @@ def build_context(repo_root: Path) -> LintContext:
 
 
 def _relative(path: Path, repo_root: Path) -> str:
+    # The path as found first: resolving would name a link's target, and fails on a link loop.
+    try:
+        return path.relative_to(repo_root).as_posix()
+    except ValueError:
+        pass
     try:
         return path.resolve().relative_to(repo_root).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
         return path.as_posix()
 
 

@@ -263,19 +263,21 @@ def require_hubconf(repo: ResolvedRepo) -> Path:
         ``repo.path / "hubconf.py"``, a readable file.
 
     Raises:
-        ResolutionError: hubconf.py is missing, a directory, a broken link or unreadable.
+        ResolutionError: hubconf.py is missing, not a regular file (a directory, FIFO, device, broken
+            link or link loop) or unreadable.
     """
+    from hubcheck.static.source import SourceProblemKind, file_problem
+
     hubconf = repo.path / "hubconf.py"
-    if hubconf.is_dir():
-        raise ResolutionError(
-            f"{hubconf} is a directory; torch.hub needs hubconf.py to be a Python file at the repo root"
-        )
-    if hubconf.is_symlink() and not hubconf.exists():
-        raise ResolutionError(f"{hubconf} is a broken symlink; point it at a file or replace it with one")
-    if not hubconf.is_file():
+    problem = file_problem(hubconf)
+    if problem is not None and problem.kind is SourceProblemKind.MISSING:
         raise ResolutionError(
             f"no hubconf.py in {repo.path}: not a PyTorch Hub repo "
             "(torch.hub needs hubconf.py at the repo root)"
+        )
+    if problem is not None:
+        raise ResolutionError(
+            f"{hubconf} {problem.reason}; torch.hub needs hubconf.py to be a regular Python file at the repo root"
         )
     try:
         with open(hubconf, "rb"):

@@ -1,11 +1,38 @@
-"""Rules about hubconf.py as a file: present, parseable, and suppressions that name real rules."""
+"""Rules about the repo's files: hubconf.py present and parseable, every reached file analysed, and
+suppressions that name real rules."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.rules.suppression import suppressions_in
+from hubcheck.static.source import (
+    MAX_NESTING,
+    MAX_SOURCE_BYTES,
+    SourceProblem,
+    SourceProblemKind,
+    file_problem,
+)
+
+_SITE_DIRECTORIES = frozenset({"site-packages", "dist-packages"})
+
+_FIXES = {
+    SourceProblemKind.TOO_LARGE: (
+        f"keep generated data out of Python source (a JSON file read at run time); hubcheck parses files up to "
+        f"{MAX_SOURCE_BYTES:,} bytes"
+    ),
+    SourceProblemKind.TOO_DEEP: (
+        f"flatten it (a dict of cases instead of a long elif chain, a list instead of a long `+` chain); "
+        f"hubcheck analyses up to {MAX_NESTING} levels of nesting"
+    ),
+    SourceProblemKind.DOES_NOT_PARSE: "fix it; `python -m py_compile {file}` shows the error too",
+    SourceProblemKind.NOT_A_FILE: "make it a regular file, or remove what imports it",
+    SourceProblemKind.UNREADABLE: "make it readable, or remove what imports it",
+    SourceProblemKind.MISSING: "restore the file, or remove what imports it",
+}
 
 
 @rule(
@@ -13,12 +40,13 @@ from hubcheck.rules.suppression import suppressions_in
     name="hubconf-missing",
     severity=Severity.ERROR,
     message="hubconf.py {problem}: torch.hub cannot load anything from this repo",
-    fix="add a hubconf.py file at the repo root (`hubcheck init` writes a documented one)",
+    fix="make hubconf.py a regular Python file at the repo root (`hubcheck init` writes a documented one)",
 )
 def hubconf_missing(ctx: LintContext):
     """
     ## What it does
-    Checks that the repo root holds a file named hubconf.py.
+    Checks that the repo root holds a regular file named hubconf.py: not a
+    directory, FIFO, device or socket, nor a link that is broken or loops.
 
     ## Why is this bad?
     torch.hub.list, help and load all start by importing `<repo>/hubconf.py`;
@@ -42,10 +70,13 @@ def hubconf_missing(ctx: LintContext):
     - https://pytorch.org/docs/stable/hub.html#publishing-models
     """
     path = ctx.hubconf_path
-    if path.is_dir():
-        yield Violation(path, None, None, {"problem": "is a directory, not a file"})
-    elif not path.exists():
+    problem = file_problem(path)
+    if problem is None:
+        return
+    if problem.kind is SourceProblemKind.MISSING:
         yield Violation(path, None, None, {"problem": "is missing at the repo root"})
+    elif problem.kind is SourceProblemKind.NOT_A_FILE:
+        yield Violation(path, None, None, {"problem": problem.reason})
 
 
 @rule(
@@ -83,8 +114,9 @@ def hubconf_syntax_error(ctx: LintContext):
     - https://docs.python.org/3/reference/lexical_analysis.html#encoding-declarations
     """
     error = ctx.hubconf_error
-    if error is not None:
-        yield Violation(error.path, error.line, error.column, {"reason": error.reason})
+    if error is not None and not error.problem.python_runs_it:
+        reason = error.reason if error.problem.kind is SourceProblemKind.DOES_NOT_PARSE else f"it {error.reason}"
+        yield Violation(error.path, error.line, error.column, {"reason": reason})
 
 
 @rule(
@@ -128,3 +160,72 @@ def invalid_suppression(ctx: LintContext):
             if unknown or not suppression.codes:
                 codes = ", ".join(unknown) if unknown else "(none)"
                 yield Violation(path, suppression.line, suppression.column, {"codes": codes})
+
+
+
+
+@rule(
+    code="HUB011",
+    name="source-not-analysed",
+    severity=Severity.WARNING,
+    message="{file} {problem}, so hubcheck checked nothing in it",
+    fix="{fix}",
+)
+def source_not_analysed(ctx: LintContext):
+    """
+    ## What it does
+    Reports each repo file that hubconf reaches but hubcheck could not read or
+    analyse: larger than 1 MB, nested deeper than 200 levels (a long `elif`
+    chain, a generated expression), not parseable, not a regular file (a FIFO,
+    a device, a broken link or a link loop) or unreadable.
+
+    ## Why is this bad?
+    Nothing in such a file is checked, so a clean lint would be a false promise.
+    Files Python cannot read also break `torch.hub.load` when hubconf imports
+    them; files over hubcheck's bounds load fine but hide whatever they hold.
+
+    ## Example
+    ```python
+    # models/tables.py, 8 MB of generated code
+    WEIGHTS = {"resnet18_0": [0.0123, -0.4410, ...], ...}
+    ```
+
+    ## Use instead
+    ```python
+    # models/tables.py reads data shipped as a file beside it
+    import json
+    import pathlib
+
+    WEIGHTS = json.loads((pathlib.Path(__file__).parent / "tables.json").read_text())
+    ```
+
+    ## References
+    - The README's lint section states the bounds: files up to 1 MB, 200 levels of nesting.
+    """
+    error = ctx.hubconf_error
+    if error is not None and error.problem.python_runs_it:
+        yield _not_analysed(ctx, error.problem)
+    if not ctx.units:  # following the code from hubconf is what reads the files it reaches
+        return
+    for path, problem in sorted(ctx.index.unreadable.items()):
+        if _is_repo_file(path, ctx):
+            yield _not_analysed(ctx, problem)
+
+
+def _not_analysed(ctx: LintContext, problem: SourceProblem) -> Violation:
+    try:
+        name = problem.path.relative_to(ctx.repo_root).as_posix()
+    except ValueError:
+        name = problem.path.name
+    return Violation(problem.path, problem.line, problem.column,
+                     {"file": name, "problem": problem.sentence, "fix": _FIXES[problem.kind].format(file=name)})
+
+
+def _is_repo_file(path: Path, ctx: LintContext) -> bool:
+    """Inside the repo and not in a virtual environment kept there."""
+    try:
+        parts = path.relative_to(ctx.repo_root).parts
+    except ValueError:
+        return False
+    return not _SITE_DIRECTORIES.intersection(parts)
+

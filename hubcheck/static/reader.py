@@ -31,7 +31,6 @@ from hubcheck.static.model import (
     Parameter,
     Uncertain,
 )
-from hubcheck.static.syntax import dotted_name, handles_import_error, never_true_under_torch_hub
 from hubcheck.static.modules import (
     Callability,
     ModuleIndex,
@@ -40,6 +39,17 @@ from hubcheck.static.modules import (
     literal_all,
     statement_bound_names,
     target_names,
+)
+from hubcheck.static.source import (
+    SourceProblem,
+    SourceProblemKind,
+    UnreadableSource,
+    parse_source,
+)
+from hubcheck.static.syntax import (
+    dotted_name,
+    handles_import_error,
+    never_true_under_torch_hub,
 )
 
 HUBCONF = "hubconf.py"
@@ -62,16 +72,26 @@ _MODULE_BASE_NAMES = frozenset({"Module", "nn.Module", "torch.nn.Module"})
 
 
 class HubconfUnreadable(HubcheckError):
-    """hubconf.py cannot be read or parsed; carries the position for HUB002."""
+    """hubconf.py cannot be read, parsed or analysed; carries the problem and its position for HUB002/HUB011."""
 
     exit_code = ExitCode.PROBLEMS
 
-    def __init__(self, path: Path, message: str, line: int = 1, column: int = 1) -> None:
-        super().__init__(f"{path}:{line}:{column}: hubconf.py does not parse: {message}")
-        self.path = path
-        self.reason = message
-        self.line = line
-        self.column = column
+    def __init__(self, problem: SourceProblem) -> None:
+        self.problem = problem
+        self.path = problem.path
+        self.reason = problem.reason
+        self.line = problem.line or 1
+        self.column = problem.column or 1
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = f"{self.path}:{self.line}:{self.column}"
+        if self.problem.kind is SourceProblemKind.DOES_NOT_PARSE:
+            return f"{where}: hubconf.py does not parse: {self.reason}"
+        if self.problem.python_runs_it:
+            return (f"{where}: hubconf.py cannot be analysed: it {self.reason} "
+                    "(`hubcheck list --dynamic` imports it instead)")
+        return f"{self.path}: cannot read hubconf.py: it {self.reason}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,35 +114,17 @@ _State = dict[str, frozenset]
 
 
 def read_hubconf(repo_root: Path, index: ModuleIndex | None = None) -> HubconfModel:
-    """Read ``repo_root/hubconf.py`` statically.
+    """Read ``repo_root/hubconf.py`` statically, within the bounds of :mod:`hubcheck.static.source`.
 
     Raises:
-        HubconfUnreadable: the file cannot be read, decoded or parsed.
+        HubconfUnreadable: the file cannot be read, decoded or parsed, or is too large or too deep to analyse.
     """
     path = repo_root / HUBCONF
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise HubconfUnreadable(path, f"cannot read it ({error.strerror or error})") from None
-    try:
-        tree = ast.parse(raw, filename=str(path))
-    except SyntaxError as error:
-        raise HubconfUnreadable(path, error.msg, error.lineno or 1, (error.offset or 0) or 1) from None
-    except ValueError as error:  # null bytes on Python < 3.12
-        raise HubconfUnreadable(path, str(error)) from None
-    source = _decode(raw)
-    return _Reader(repo_root.resolve(), path, source, tree, index or ModuleIndex(repo_root)).build()
-
-
-def _decode(raw: bytes) -> str:
-    import io
-    import tokenize
-
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-    except SyntaxError:
-        encoding = "utf-8"
-    return raw.decode(encoding, errors="replace")
+        parsed = parse_source(path)
+    except UnreadableSource as error:
+        raise HubconfUnreadable(error.problem) from None
+    return _Reader(repo_root.resolve(), path, parsed.text, parsed.tree, index or ModuleIndex(repo_root)).build()
 
 
 class _Reader:
