@@ -221,7 +221,9 @@ class ModuleIndex:
             return UNKNOWN
         found = self.find(module)
         if found is None:
-            return _by_spelling(name, f"module {module} is neither in the repo nor one hubcheck knows")
+            unknown = (f"hubcheck does not know what {module} defines" if is_stdlib(module.partition(".")[0])
+                       else f"module {module} is neither in the repo nor one hubcheck knows")
+            return _by_spelling(name, unknown)
         if not found.local:
             return _known_name_info(module, name)
         if not found.has_source:
@@ -298,9 +300,12 @@ def _known_name_info(module: str, name: str) -> NameInfo:
     kind = known_name(module, name)
     if kind is not None:
         return NameInfo(kind.callability, module=module, instances=kind.instances)
+    known = known_module(module)
+    if known is not None and not known.described:
+        return _by_spelling(name, f"hubcheck does not know what {module} defines")
     if known_module(f"{module}.{name}") is not None:
         return NOT_CALLABLE
-    return _by_spelling(name, f"hubcheck's table of {module} does not hold {name}")
+    return _by_spelling(name, f"hubcheck's table of {module} has no {name}")
 
 
 def _by_spelling(name: str, note: str) -> NameInfo:
