@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from hubcheck.worker.namespaces import FILESYSTEM_NONE, NETWORK_AUDIT_HOOK, Isolation
@@ -21,24 +22,28 @@ __all__ = ["Isolation", "probe"]
 
 _NAMESPACES = Path(__file__).resolve().parent / "worker" / "namespaces.py"
 _PROBE_TIMEOUT_S = 30.0
-# Loads namespaces.py by path (the worker package's other modules are not needed) and prints what holds.
+# Loads namespaces.py by path (the worker package's other modules are not needed) and prints what holds
+# for a stand-in repo (argv[1], an empty directory) and its overlay's scratch directory (argv[2]).
 _PROBE = """\
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("_hubcheck_namespaces", {path!r})
 module = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = module
 spec.loader.exec_module(module)
-print(json.dumps(module.enter(block_network=True).to_json()))
+print(json.dumps(module.enter(block_network=True, overlay=(sys.argv[1], sys.argv[2])).to_json()))
 """
 
 
 def probe() -> Isolation:
-    """The isolation a worker that blocks the network would get if started now."""
+    """The isolation a validate worker (network blocked, repo under an overlay) would get if started now."""
     try:
-        completed = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", _PROBE.format(path=str(_NAMESPACES))],
-            check=False, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL,
-        )
+        with tempfile.TemporaryDirectory(prefix="hubcheck-probe-") as scratch:
+            (Path(scratch) / "repo").mkdir()
+            completed = subprocess.run(
+                [sys.executable, "-I", "-S", "-c", _PROBE.format(path=str(_NAMESPACES)), str(Path(scratch) / "repo"),
+                 str(Path(scratch) / "overlay")],
+                check=False, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL,
+            )
         return Isolation.from_json(json.loads(completed.stdout))
     except (OSError, subprocess.SubprocessError, ValueError) as error:
         return Isolation(NETWORK_AUDIT_HOOK, FILESYSTEM_NONE, f"could not probe for namespaces: {error}")

@@ -126,7 +126,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     from hubcheck.isolation import probe
 
-    return [f"hubcheck isolation: {probe().summary} (network allowed for repos with [validate] allow_network)"]
+    return [f"hubcheck isolation: {probe().summary}",
+            "  (network allowed for repos with [validate] allow_network; repos writable with --hubcheck-update)"]
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -364,6 +364,8 @@ class HubcheckRun:
             devices=tuple(config.option.hubcheck_device) or None,
             timeout=config.option.hubcheck_timeout,
             python=config.option.hubcheck_python,
+            # --hubcheck-update records through the same worker, which writes the references into the repo.
+            writes_repo=config.option.hubcheck_update,
         )
         self.update: bool = config.option.hubcheck_update
         self.is_xdist_worker = hasattr(config, "workerinput")

@@ -8,7 +8,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hubcheck.errors import RepoCodeFailed
@@ -59,7 +59,8 @@ def record_references(
     it replaces the target by a rename only when it is new, or differs and
     ``update`` is set, so an interrupted run leaves the previous reference intact.
     A caller that holds a :class:`ValidationSession` for the repo (the pytest
-    plugin) passes it to reuse its worker; it is left open.
+    plugin) passes it to reuse its worker, made with ``writes_repo`` so that the
+    repo is not under an overlay; it is left open.
     """
     outcomes: list[RecordOutcome] = []
 
@@ -69,7 +70,7 @@ def record_references(
             on_outcome(outcome)
 
     owned = session is None
-    with ValidationSession(repo, options) if owned else contextlib.nullcontext(session) as session:
+    with ValidationSession(repo, replace(options, writes_repo=True)) if owned else contextlib.nullcontext(session) as session:
         session.start()
         outcome = session.import_hubconf()
         if outcome.blocked_reason:

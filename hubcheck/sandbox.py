@@ -81,6 +81,8 @@ class WorkerOptions:
     max_memory: int | None = None
     """Bytes of resident memory the worker's process group may use; None is unlimited."""
     extra_env: dict[str, str] = field(default_factory=dict)
+    overlay_repo: Path | None = None
+    """Linux: the repo, to be put under an overlay so that repo code cannot change it; None leaves it writable."""
 
 
 class _Tail:
@@ -177,6 +179,8 @@ class Worker:
             argv.append("--allow-network")
         if self.options.allow_tf32:
             argv.append("--allow-tf32")
+        if self.options.overlay_repo is not None:
+            argv += ["--overlay", str(self.options.overlay_repo), str(self._scratch / "overlay")]
         try:
             self._process = subprocess.Popen(
                 argv, cwd=self._scratch / "cwd", env=env, stdin=subprocess.DEVNULL,

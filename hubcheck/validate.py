@@ -51,6 +51,8 @@ class ValidateOptions:
     max_memory: str | None = None
     python: str | None = None
     keep_obtained: Path | None = None
+    writes_repo: bool = False
+    """The worker writes into the repo (record's references): it is not put under an overlay."""
     lint: bool = True
     spec_for_commands: str | None = None
     """How to name the repo in suggested commands (the user's REPO argument)."""
@@ -105,12 +107,20 @@ class ValidationSession:
             raise UsageError(f"--max-memory: {error}") from None
         self.worker_options = WorkerOptions(
             python=self.options.python, allow_network=allow_network, allow_tf32=self.options.allow_tf32,
-            torch_home=self.options.torch_home, max_memory=max_memory,
+            torch_home=self.options.torch_home, max_memory=max_memory, overlay_repo=self._overlay_repo(),
         )
         self._worker: Worker | None = None
         self.environment: Environment | None = None
         self._import: ImportOutcome | None = None
         self._static: tuple[HubconfModel | None, str | None] | None = (static_model, None) if static_model else None
+
+    def _overlay_repo(self) -> Path | None:
+        """The repo, to be kept unchanged under an overlay, unless this run writes into it from the worker."""
+        repo = self.repo.path.resolve()
+        kept = self.options.keep_obtained
+        if self.options.writes_repo or (kept is not None and kept.resolve().is_relative_to(repo)):
+            return None
+        return repo
 
     # -- worker life cycle ------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Kernel-enforced isolation: the worker's network namespace, the audit hook behind it, and the reports.
+"""Kernel-enforced isolation: the worker's network namespace, the repo's overlay, the audit hook, the reports.
 
 A hub repo written by the tests probes the worker from inside: each entry point
 does one thing repo code might (list interfaces, connect through ctypes, from a
@@ -7,7 +7,8 @@ result arrives in the load check's message of a real ``hubcheck validate``.
 Every connection goes to a server this test binds on all addresses of this
 machine, at one of this machine's own non-loopback addresses: nothing is ever
 sent off the machine, and a run with ``--allow-network`` proves each probe
-reaches that server when nothing isolates it.
+reaches that server when nothing isolates it. Another entry point rewrites its
+repo and tries to undo the overlay or reach the repo through another process.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 
 from hubcheck.isolation import Isolation, probe
 from hubcheck.worker import namespaces
-from tests.helpers import PROJECT, Run, hubcheck, write_repo
+from tests.helpers import PROJECT, Run, file_digests, hubcheck, write_repo
 
 _PROBE = re.compile(r"PROBE (?P<json>.*?) END")
 
@@ -37,6 +38,7 @@ HUBCONF = '''
 import ctypes
 import errno
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -96,6 +98,25 @@ def patched_guard():
     except OSError as error:
         result = f"{{type(error).__name__}}: {{error}}"
     _report({{"result": result, "refused": refused}})
+
+
+def rewrite_repo():
+    """Change the repo's files, then try to take the overlay off and to reach the repo outside it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "data.txt"), "w") as handle:
+        handle.write("changed by repo code")
+    with open(os.path.join(here, "new.txt"), "w") as handle:
+        handle.write("created by repo code")
+    os.remove(os.path.join(here, "hubcheck.toml"))
+    seen = sorted(os.listdir(here)), open(os.path.join(here, "data.txt")).read()
+    libc = ctypes.CDLL(None, use_errno=True)
+    unmounted = [libc.umount2(here.encode(), flags) == 0 or errno.errorcode[ctypes.get_errno()] for flags in (0, 2)]
+    try:
+        open(f"/proc/1/root{{here}}/data.txt", "a").close()
+        outside = "opened"
+    except OSError as error:
+        outside = errno.errorcode[error.errno]
+    _report({{"seen": seen, "unmount": unmounted, "through /proc/1/root": outside}})
 '''
 
 TOML = """
@@ -146,7 +167,7 @@ def probe_repo(tmp_path_factory, server) -> Path:
     host, listener = server
     root = tmp_path_factory.mktemp("isolation") / "repo"
     return write_repo(root, {"hubconf.py": HUBCONF.format(host=host, port=listener.getsockname()[1]),
-                             "hubcheck.toml": TOML})
+                             "hubcheck.toml": TOML, "data.txt": "as committed"})
 
 
 def _validate(repo: Path, *args: str) -> tuple[dict, dict[str, dict]]:
@@ -178,16 +199,19 @@ def _accepted(listener: socket.socket) -> int:
 def blocked(probe_repo: Path, server) -> tuple[dict, dict[str, dict], int]:
     """The probes with the network blocked (the default), and how many connections reached the server."""
     _accepted(server[1])
+    before = file_digests(probe_repo)
     environment, probes = _validate(probe_repo)
+    assert file_digests(probe_repo) == before, "repo code changed the repo"
     return environment, probes, _accepted(server[1])
 
 
 def test_report_names_the_isolation_that_held(blocked, isolation: Isolation, probe_repo: Path):
-    """environment.isolation is what the worker entered, the same as the probe finds; --allow-network enters nothing."""
+    """environment.isolation is what the worker entered, the same as the probe finds; --allow-network keeps the overlay."""
     environment, _, _ = blocked
     assert environment["isolation"] == isolation.to_json()
     allowed, _ = _validate(probe_repo, "--allow-network", "-e", "interfaces")
-    assert allowed["isolation"] == {"network": "none", "filesystem": "none", "reason": "--allow-network"}
+    assert allowed["isolation"] == {**isolation.to_json(), "network": "none",
+                                    "reason": "; ".join(filter(None, ["--allow-network", isolation.reason]))}
 
 
 def test_worker_sees_no_interface_but_loopback(namespace, blocked):
@@ -216,6 +240,18 @@ def test_patching_the_guard_does_not_open_the_network(blocked):
     assert found["refused"] == ["hubcheck's network guard cannot be changed (__code__)"] * 2
 
 
+def test_repo_code_cannot_change_the_repo(namespace, blocked):
+    """It sees its own writes; the overlay cannot be unmounted, nor the repo reached through a process outside.
+
+    (``blocked`` already proved every file of the repo byte-identical afterwards.)
+    """
+    assert blocked[1]["rewrite_repo"] == {
+        "seen": [["data.txt", "hubconf.py", "new.txt"], "changed by repo code"],
+        "unmount": ["EINVAL", "EINVAL"],
+        "through /proc/1/root": "EACCES",
+    }
+
+
 # Runs hubcheck in a user namespace of its own that may hold no further user namespace: the kernel
 # then refuses the worker's, as where unprivileged user namespaces are disabled.
 _WITHOUT_NAMESPACES = """\
@@ -240,9 +276,9 @@ def test_without_namespaces_the_audit_hook_blocks_and_the_report_says_why(namesp
     )
     run = Run(completed.returncode, completed.stdout, completed.stderr)
     assert run.code == 1, run.stderr
-    assert ("Isolation: network: Python sockets blocked by an audit hook, not C code or child processes (the kernel "
-            "refused a user and network namespace: user namespaces disabled or exhausted (user.max_user_namespaces)); "
-            "files: not isolated.") in run.stdout
+    assert ("Isolation: network: Python sockets blocked by an audit hook, not C code or child processes; repo: "
+            "writable; other files: not isolated (the kernel refused a user namespace and a network namespace: user "
+            "namespaces disabled or exhausted (user.max_user_namespaces)).") in run.stdout
     assert "NetworkBlocked: network access blocked by hubcheck" in run.stdout
 
 
@@ -259,15 +295,12 @@ def test_a_multithreaded_worker_is_left_unconfined_and_says_why():
     """)
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     found, unchanged = json.loads(completed.stdout)
-    if not sys.platform.startswith("linux"):
-        assert found["network"] == "audit-hook" and sys.platform in found["reason"]
-        return
-    assert found["network"] == "audit-hook"
-    assert found["reason"] in (
-        "the kernel refused a user and network namespace: the worker was already multithreaded",
-        probe().reason,  # where namespaces are refused anyway, the probe's refusal comes first
-    )
-    assert unchanged
+    assert found["network"] == "audit-hook" and unchanged
+    if probe().network == namespaces.NETWORK_NAMESPACE:
+        assert found["reason"] == (
+            "the repo stays writable: this run writes into it (record, or --keep-obtained inside it); "
+            "the kernel refused a user namespace and a network namespace: the worker was already multithreaded"
+        )
 
 
 @pytest.mark.parametrize("data", [["namespace"], {"network": "namespace"}, {"network": 1, "filesystem": "none", "reason": ""}])

@@ -1,14 +1,17 @@
-"""Confine the worker with Linux namespaces: a network of its own that holds only loopback.
+"""Confine the worker with Linux namespaces: a network that holds only loopback, a repo it cannot change.
 
 The audit hook of :mod:`.netguard` sees only what Python's socket module does,
 in a process whose memory repo code controls. A network namespace is enforced
 by the kernel: C code, child processes and raw sockets find no interface but
-``lo`` and no route off the machine, whatever they patch.
+``lo`` and no route off the machine, whatever they patch. A mount namespace
+puts an overlay on the repo: repo code sees its files as they are, and what it
+writes there lands in a tmpfs that disappears with the worker.
 
 Entering one needs ``CAP_SYS_ADMIN``, which an unprivileged user gets inside a
 new *user* namespace; hubcheck makes one whether or not it runs as root, so
 that repo code never holds a capability over the machine's own namespaces
-(root without it could ``setns`` straight back). The kernel only gives a user
+(root without it could ``setns`` straight back); from inside it, processes
+outside can neither be traced nor entered through ``/proc/PID/root``. The kernel only gives a user
 namespace to a single-threaded process, so :func:`enter` runs first thing in
 the worker, before torch is imported. A forked probe tries the whole sequence
 first: a kernel that lets ``unshare`` succeed but then denies the mapping
@@ -27,9 +30,15 @@ NETWORK_NAMESPACE = "namespace"
 NETWORK_AUDIT_HOOK = "audit-hook"
 NETWORK_NONE = "none"
 FILESYSTEM_NONE = "none"
+FILESYSTEM_OVERLAY = "repo-overlay"
 
+_CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
+_MS_NOSUID = 0x2
+_MS_NODEV = 0x4
+_MS_REC = 0x4000
+_MS_PRIVATE = 1 << 18
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
@@ -45,9 +54,11 @@ class Isolation:
     """``namespace`` (its own network namespace, loopback only, and the audit hook), ``audit-hook``
     (only Python-level sockets are blocked) or ``none`` (``--allow-network``)."""
     filesystem: str
-    """``none``: repo code reads and writes what the user running hubcheck can."""
+    """``repo-overlay`` (the repo is an overlay's read-only lower layer; repo code's writes to it land in a
+    tmpfs that ends with the worker) or ``none``; files outside the repo are never isolated."""
     reason: str
-    """Why nothing stronger holds (the kernel's refusal, the platform, the option); empty when it does."""
+    """Why nothing stronger holds (the kernel's refusal, the platform, the option), ``; ``-separated; empty when
+    everything holds."""
 
     def to_json(self) -> dict[str, str]:
         return {"network": self.network, "filesystem": self.filesystem, "reason": self.reason}
@@ -61,51 +72,84 @@ class Isolation:
 
     @property
     def summary(self) -> str:
-        """One line for text reports: ``network: own namespace, loopback only; files: not isolated``."""
+        """One line for text reports: ``network: own namespace, loopback only; repo: ...; other files: ...``."""
         network = {
             NETWORK_NAMESPACE: "own namespace, loopback only",
             NETWORK_AUDIT_HOOK: "Python sockets blocked by an audit hook, not C code or child processes",
             NETWORK_NONE: "allowed",
         }.get(self.network, self.network)
+        repo = {
+            FILESYSTEM_OVERLAY: "read-only, writes go to a throwaway layer",
+            FILESYSTEM_NONE: "writable",
+        }.get(self.filesystem, self.filesystem)
         reason = f" ({self.reason})" if self.reason else ""
-        files = "not isolated" if self.filesystem == FILESYSTEM_NONE else self.filesystem
-        return f"network: {network}{reason}; files: {files}"
+        return f"network: {network}; repo: {repo}; other files: not isolated{reason}"
 
 
 class _Refused(Exception):
     """A step of entering the namespaces failed; the message says which and why."""
 
 
-def enter(block_network: bool) -> Isolation:
-    """Put this process in its own user and network namespaces when it can, and say what holds.
+@dataclass(frozen=True)
+class _Plan:
+    network: bool
+    """Enter a network namespace with only loopback up."""
+    overlay: tuple[str, str] | None
+    """``(repo, scratch)``: put an overlay on the repo whose upper layer is a tmpfs mounted on scratch."""
 
-    Must run while the process is single-threaded. Without ``block_network``
-    nothing is entered. Where the kernel refuses, nothing changes and the
-    reason names the refusal; the audit hook is then the only network guard.
+
+def enter(block_network: bool, overlay: tuple[str, str] | None = None) -> Isolation:
+    """Confine this process as far as the kernel allows, and say what holds.
+
+    ``block_network`` asks for a network namespace; ``overlay`` (the repo and
+    an empty scratch directory) for a mount namespace in which the repo is the
+    lower layer of an overlay: repo code reads it as it is and its writes land
+    in a tmpfs that ends with the worker, so the repo is never changed. Must
+    run while the process is single-threaded. Where the kernel refuses, that
+    part changes nothing and the reason names the refusal.
     """
+    reasons = []
     if not block_network:
-        return Isolation(NETWORK_NONE, FILESYSTEM_NONE, "--allow-network")
+        reasons.append("--allow-network")
+    if overlay is None:
+        reasons.append("the repo stays writable: this run writes into it (record, or --keep-obtained inside it)")
+    if not block_network and overlay is None:
+        return Isolation(NETWORK_NONE, FILESYSTEM_NONE, "; ".join(reasons))
     if not sys.platform.startswith("linux"):
-        return Isolation(NETWORK_AUDIT_HOOK, FILESYSTEM_NONE, f"no network namespaces on {sys.platform}")
-    refusal = _probe()
+        reasons.append(f"no namespaces on {sys.platform}")
+        return Isolation(NETWORK_AUDIT_HOOK if block_network else NETWORK_NONE, FILESYSTEM_NONE, "; ".join(reasons))
+    network = NETWORK_NAMESPACE if block_network else NETWORK_NONE
+    refusal = _enter_plan(_Plan(block_network, overlay))
     if refusal is None:
-        try:
-            _confine()
-        except _Refused as error:
-            refusal = str(error)
+        return Isolation(network, FILESYSTEM_OVERLAY if overlay else FILESYSTEM_NONE, "; ".join(reasons))
+    # A refused overlay must not cost the network namespace.
+    if block_network and overlay is not None and _enter_plan(_Plan(True, None)) is None:
+        reasons.append(f"no repo overlay: {refusal}")
+        return Isolation(NETWORK_NAMESPACE, FILESYSTEM_NONE, "; ".join(reasons))
+    reasons.append(refusal)
+    return Isolation(NETWORK_AUDIT_HOOK if block_network else NETWORK_NONE, FILESYSTEM_NONE, "; ".join(reasons))
+
+
+def _enter_plan(plan: _Plan) -> str | None:
+    """Enter what ``plan`` asks for, after a probe showed that all of it works: None, or why not."""
+    refusal = _probe(plan)
     if refusal is not None:
-        return Isolation(NETWORK_AUDIT_HOOK, FILESYSTEM_NONE, refusal)
-    return Isolation(NETWORK_NAMESPACE, FILESYSTEM_NONE, "")
+        return refusal
+    try:
+        _confine(plan)
+    except _Refused as error:
+        return str(error)
+    return None
 
 
-def _probe() -> str | None:
+def _probe(plan: _Plan) -> str | None:
     """Try the whole sequence in a forked child: None when it works, else why not."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
         try:
-            _confine()
+            _confine(plan)
             message = b""
         except _Refused as error:
             message = str(error).encode("utf-8", "replace")
@@ -123,21 +167,58 @@ def _probe() -> str | None:
     return None if answer == "ok" else answer or "the namespace probe ended without an answer"
 
 
-def _confine() -> None:
+def _confine(plan: _Plan) -> None:
     import ctypes  # here, not at the top: reports import this module for Isolation, and must stay cheap
 
-    uid, gid = os.geteuid(), os.getegid()
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
-        raise _Refused(_unshare_refusal(ctypes.get_errno()))
-    # Map only our own ids (all an unprivileged process may map); repo code keeps its uid and gid.
+    flags = _CLONE_NEWUSER | (_CLONE_NEWNET if plan.network else 0) | (_CLONE_NEWNS if plan.overlay else 0)
+    _unshare(libc, flags, "a user namespace" + (" and a network namespace" if plan.network else ""))
+    if plan.network:
+        _bring_up_loopback()
+    if plan.overlay:
+        _overlay(libc, *plan.overlay)
+        # Mounts made in this namespace could be unmounted again by whoever holds its capabilities, which
+        # repo code would: in a further user and mount namespace the kernel locks them (MNT_LOCKED).
+        _unshare(libc, _CLONE_NEWUSER | _CLONE_NEWNS, "a nested user namespace to lock the mounts")
+
+
+def _unshare(libc, flags: int, what: str) -> None:
+    """unshare(2), then map our own uid and gid (all an unprivileged process may map): repo code keeps its ids."""
+    import ctypes
+
+    uid, gid = os.geteuid(), os.getegid()
+    if libc.unshare(flags) != 0:
+        raise _Refused(_unshare_refusal(ctypes.get_errno(), what))
     _write_proc("setgroups", "deny")
     _write_proc("uid_map", f"{uid} {uid} 1")
     _write_proc("gid_map", f"{gid} {gid} 1")
-    _bring_up_loopback()
 
 
-def _unshare_refusal(code: int) -> str:
+def _overlay(libc, repo: str, scratch: str) -> None:
+    import ctypes
+
+    def mount(source: str | None, target: str, kind: str | None, flags: int, data: str | None, what: str) -> None:
+        encode = (lambda text: None if text is None else text.encode())
+        if libc.mount(encode(source), encode(target), encode(kind), flags, encode(data)) != 0:
+            raise _Refused(f"could not {what}: {os.strerror(ctypes.get_errno())}")
+
+    # Private first: nothing mounted here may propagate back to the machine's own mount namespace.
+    mount(None, "/", None, _MS_REC | _MS_PRIVATE, None, "make the mount namespace private")
+    os.makedirs(scratch, exist_ok=True)
+    mount("hubcheck", scratch, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0700", f"mount a tmpfs on {scratch}")
+    upper, work = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
+    os.mkdir(upper)
+    os.mkdir(work)
+    options = f"lowerdir={_escape(repo)},upperdir={_escape(upper)},workdir={_escape(work)},userxattr"
+    mount("hubcheck-repo", repo, "overlay", 0, options, f"mount an overlay on {repo}")
+
+
+def _escape(path: str) -> str:
+    """A path as overlayfs options take it: commas and colons separate, backslashes escape."""
+    return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+
+
+def _unshare_refusal(code: int, what: str) -> str:
     why = {
         errno.EPERM: "not permitted (unprivileged user namespaces disabled, e.g. kernel.unprivileged_userns_clone=0, "
                      "or refused by a seccomp or AppArmor policy)",
@@ -145,7 +226,7 @@ def _unshare_refusal(code: int) -> str:
         errno.EINVAL: "the worker was already multithreaded",
         errno.ENOSYS: "the kernel has no namespace support",
     }.get(code, os.strerror(code))
-    return f"the kernel refused a user and network namespace: {why}"
+    return f"the kernel refused {what}: {why}"
 
 
 def _write_proc(name: str, text: str) -> None:
