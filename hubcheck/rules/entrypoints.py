@@ -197,27 +197,46 @@ def entrypoint_undocumented_parameter(ctx: LintContext):
     code="HUB103",
     name="leaked-import-entrypoint",
     severity=Severity.WARNING,
-    message="{name!r}, imported from {module}, is listed by torch.hub.list as an entry point",
-    fix="import it under a private name (`from {module} import {original} as _{original}`), "
-        "or re-export it on purpose (`import ... as {name}` or `__all__`)",
+    message="{name!r}, imported from {module}, is listed by torch.hub.list as an entry point, "
+            "but it is a helper, not a model users load",
+    fix="import it under a private name (`from {module} import {original} as _{original}`) and use "
+        "`_{original}` in hubconf; if it is meant to be an entry point, re-export it on purpose "
+        "(`from {module} import {original} as {name}`, or list it in `__all__`)",
 )
 def leaked_import_entrypoint(ctx: LintContext):
     """
     ## What it does
-    Checks for callables imported into hubconf.py under public names, which
-    torch.hub.list reports as entry points. A deliberate re-export, written
-    `from m import x as x` or listed in `__all__`, is not flagged.
+    Checks for helpers imported into hubconf.py under public names, which
+    torch.hub.list reports as entry points.
+
+    Flags a public callable imported from outside the repo (torch,
+    torchvision, the standard library, another package), and one from the
+    repo's own modules that hubconf's code uses itself (a model class or
+    helper it builds its entry points with), or that is a class while
+    hubconf defines entry points of its own (a building block). What hubconf
+    imports from the repo only to list it (`from mypkg.models import
+    resnet50_x, resnet101_x`, a hubconf that is only such imports) is its
+    entry point list and is not flagged, nor is a re-export written
+    `from m import x as x`, renamed (`import X as x` from the repo) or
+    listed in `__all__`.
 
     ## Why is this bad?
     torch.hub.list returns every public callable in hubconf's namespace,
-    ignoring `__all__`: helpers such as `load_state_dict_from_url`, `Optional`
-    or a model class show up as models users can load, and calling them
+    ignoring `__all__`: helpers such as `load_state_dict_from_url`, `Path`
+    or a `ResNet` class show up as models users can load, and calling them
     through torch.hub.load fails or returns something that is not a model.
 
     ## Example
     ```python
     from torch.hub import load_state_dict_from_url
-    from .models import ResNet
+    from mynet.models import ResNet
+
+    def resnet50(pretrained=True):
+        \"\"\"ResNet-50; `pretrained` loads the ImageNet weights.\"\"\"
+        model = ResNet(depth=50)
+        if pretrained:
+            model.load_state_dict(load_state_dict_from_url(URL, map_location="cpu", check_hash=True))
+        return model
     ```
 
     ## Use instead
@@ -225,6 +244,13 @@ def leaked_import_entrypoint(ctx: LintContext):
     # repo layout: hubconf.py, mynet/models.py
     from torch.hub import load_state_dict_from_url as _load_state_dict_from_url
     from mynet.models import ResNet as _ResNet
+
+    def resnet50(pretrained=True):
+        \"\"\"ResNet-50; `pretrained` loads the ImageNet weights.\"\"\"
+        model = _ResNet(depth=50)
+        if pretrained:
+            model.load_state_dict(_load_state_dict_from_url(URL, map_location="cpu", check_hash=True))
+        return model
     ```
 
     ## References

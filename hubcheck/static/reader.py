@@ -46,6 +46,7 @@ from hubcheck.static.source import (
     UnreadableSource,
     parse_source,
 )
+from hubcheck.static.exports import with_intended_reexports
 from hubcheck.static.syntax import (
     dotted_name,
     handles_import_error,
@@ -174,7 +175,7 @@ class _Reader:
             source=self.source,
             tree=self.tree,
             dependencies=self._dependencies(state),
-            entrypoints=tuple(entrypoints),
+            entrypoints=tuple(with_intended_reexports(entrypoints, self.tree, self.index, self.path)),
             dynamic=tuple(self.dynamic),
             uncertain=tuple(uncertain),
             imports=tuple(self._imports()),
