@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from hubcheck.errors import ConfigError
+from hubcheck.worker.files import FileRefused, read_regular_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,6 +29,13 @@ PYPROJECT_FILE = "pyproject.toml"
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 DISTRIBUTIONS = ("normal", "uniform", "randint", "zeros", "ones")
 DEVICE_WORDS = ("auto", "cpu", "cuda", "mps")
+MAX_TIMEOUT_S = 7 * 24 * 3600
+"""Longest timeout accepted (a week): the clock calls behind a timeout overflow on absurd ones."""
+MIN_MEMORY_BYTES = 4096
+"""Smallest memory limit accepted, one page: below it the limit rounds to nothing."""
+MAX_CONFIG_BYTES = 10 * 1024 * 1024
+MAX_NESTING = 32
+"""Deepest nesting of tables and arrays in hubcheck's configuration."""
 
 
 @dataclass(frozen=True)
@@ -133,10 +142,11 @@ def load_config(repo_root: Path) -> Config:
         ConfigError: the file is not valid TOML or holds an unknown key or bad value.
     """
     toml_path = repo_root / CONFIG_FILE
-    if toml_path.is_file():
+    # lexists: a hubcheck.toml that is a directory, a FIFO or a dangling link is an error, not "no config".
+    if os.path.lexists(toml_path):
         return parse_config(_read_toml(toml_path), toml_path, prefix="")
     pyproject = repo_root / PYPROJECT_FILE
-    if pyproject.is_file():
+    if os.path.lexists(pyproject):
         section = _read_toml(pyproject).get("tool", {}).get("hubcheck")
         if section is not None:
             return parse_config(section, pyproject, prefix="tool.hubcheck.")
@@ -145,17 +155,26 @@ def load_config(repo_root: Path) -> Config:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        raw = read_regular_file(path, MAX_CONFIG_BYTES)
+    except FileRefused as refused:
+        raise ConfigError(f"{refused} (hubcheck reads its configuration from this file)") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {raw[error.start]:#04x} at offset {error.start}): "
+                          "TOML files are UTF-8; save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read it: {error.strerror or error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
 
 
 def parse_config(data: dict[str, Any], path: Path, prefix: str = "") -> Config:
     """Validate a configuration table (the whole hubcheck.toml, or ``[tool.hubcheck]``)."""
     reader = _TableReader(path, prefix)
+    reader.check_depth(data)
     reader.check_keys(data, "", ("lint", "validate", "entrypoints"))
     lint = _parse_lint(reader, data.get("lint", {}))
     validate = _parse_validate(reader, data.get("validate", {}))
@@ -182,12 +201,14 @@ def _parse_validate(reader: _TableReader, table: Any) -> ValidateConfig:
     ))
     defaults = ValidateConfig()
     devices = reader.devices(table.get("devices", list(defaults.devices)), "validate.devices")
-    timeout = reader.positive_number(table.get("timeout", defaults.timeout), "validate.timeout")
+    timeout = reader.timeout(table.get("timeout", defaults.timeout), "validate.timeout")
     allow_network = reader.boolean(table.get("allow_network", False), "validate.allow_network")
-    references = reader.string(table.get("references", defaults.references), "validate.references")
+    references = reader.directory_in_repo(table.get("references", defaults.references), "validate.references")
     limit = reader.positive_number(
         table.get("reference_size_limit", defaults.reference_size_limit), "validate.reference_size_limit"
     )
+    if int(limit) < 1:
+        reader.fail("validate.reference_size_limit", "must be at least 1 (bytes)")
     max_memory = table.get("max_memory")
     if max_memory is not None:
         reader.memory(max_memory, "validate.max_memory")
@@ -229,7 +250,7 @@ def _parse_entrypoint(reader: _TableReader, name: str, table: dict[str, Any]) ->
     }
     devices = reader.devices(table["devices"], f"{key}.devices") if "devices" in table else None
     skip = reader.string(table["skip"], f"{key}.skip") if "skip" in table else None
-    timeout = float(reader.positive_number(table["timeout"], f"{key}.timeout")) if "timeout" in table else None
+    timeout = reader.timeout(table["timeout"], f"{key}.timeout") if "timeout" in table else None
     seed = reader.integer(table.get("seed", 0), f"{key}.seed")
     return EntrypointConfig(
         name=name, kwargs=kwargs, device_kwargs=device_kwargs, inputs=inputs, method=method,
@@ -252,11 +273,20 @@ def device_word_problem(word: str) -> str | None:
     return f"unknown device {word!r} (use auto, cpu, cuda, cuda:N or mps)"
 
 
+def timeout_problem(seconds: float) -> str | None:
+    """None when ``seconds`` is a usable timeout; otherwise what is wrong with it."""
+    if not math.isfinite(seconds) or seconds <= 0:
+        return f"{seconds:g} is not a positive number of seconds"
+    if seconds > MAX_TIMEOUT_S:
+        return f"{seconds:g} s is more than a week ({MAX_TIMEOUT_S} s), the most hubcheck waits"
+    return None
+
+
 def parse_memory(text: str) -> int:
-    """Bytes in a size such as ``"4GiB"``, ``"512M"`` or ``"2000000000"``.
+    """Bytes in a size such as ``"4GiB"``, ``"512M"`` or ``"2000000000"``; at least one page.
 
     Raises:
-        ValueError: the text is not a size.
+        ValueError: the text is not a size, or is under :data:`MIN_MEMORY_BYTES`.
     """
     units = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
              "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -266,9 +296,14 @@ def parse_memory(text: str) -> int:
     unit = cleaned[len(number):]
     if unit not in units or not number:
         raise ValueError(f"not a size: {text!r} (write e.g. 4GiB, 512MB)")
-    value = float(number) * units[unit]
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (write e.g. 4GiB, 512MB)") from None
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"not a positive size: {text!r}")
+        raise ValueError(f"not a finite positive size: {text!r}")
+    if value < MIN_MEMORY_BYTES:
+        raise ValueError(f"{text!r} is under one page ({MIN_MEMORY_BYTES} bytes), too little for any process")
     return int(value)
 
 
@@ -312,7 +347,7 @@ class _TableReader:
 
     def number(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(key, "must be a number")
+            self.fail(key, "must be a finite number")
         return value
 
     def positive_number(self, value: Any, key: str) -> float:
@@ -320,6 +355,36 @@ class _TableReader:
         if number <= 0:
             self.fail(key, "must be greater than 0")
         return number
+
+    def timeout(self, value: Any, key: str) -> float:
+        seconds = float(self.positive_number(value, key))
+        if seconds > MAX_TIMEOUT_S:
+            self.fail(key, f"{timeout_problem(seconds)}")
+        return seconds
+
+    def directory_in_repo(self, value: Any, key: str) -> str:
+        """A relative path that stays inside the repo: no absolute path, no ``..``, no NUL."""
+        text = self.string(value, key)
+        parts = PurePosixPath(text.replace("\\", "/")).parts
+        if "\0" in text:
+            self.fail(key, "must not contain a NUL character")
+        if PureWindowsPath(text).drive or text.startswith(("/", "\\")) or ".." in parts or not parts or parts == (".",):
+            self.fail(key, f"{text!r} must be a directory inside the repo, relative to its root (e.g. \"hubcheck_refs\")")
+        return text
+
+    def check_depth(self, data: dict[str, Any]) -> None:
+        """Fail on tables and arrays nested deeper than :data:`MAX_NESTING` (checked without recursion)."""
+        pending: list[tuple[Any, str, int]] = [(data, "", 0)]
+        while pending:
+            value, key, depth = pending.pop()
+            if depth > MAX_NESTING:
+                parts = key.split(".")
+                self.fail(".".join(parts[:3]) + (".…" if len(parts) > 3 else ""),
+                          f"nested more than {MAX_NESTING} levels deep")
+            if isinstance(value, dict):
+                pending += [(item, f"{key}.{name}" if key else str(name), depth + 1) for name, item in value.items()]
+            elif isinstance(value, list):
+                pending += [(item, key, depth + 1) for item in value]
 
     def memory(self, value: Any, key: str) -> None:
         if not isinstance(value, str):

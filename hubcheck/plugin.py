@@ -11,12 +11,14 @@ typer, rich or git).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from hubcheck.pytest_items import HubcheckRun
+    from hubcheck.pytest_items import HubcheckRun, HubRepo, RepoRequest
 
 CHECK_MARKERS = (
     "import", "dependencies", "entrypoints", "config", "references", "lint",
@@ -87,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_ACTIVE] = _is_active(config)
     if not config.stash[_ACTIVE]:
         return
+    _check_timeout(config.option.hubcheck_timeout)
     if not _run(config).requests:
         raise pytest.UsageError(
             "--hubcheck: no hub repo to check: name a directory that holds hubconf.py "
@@ -141,35 +144,69 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
             terminalreporter.write_line(message)
 
 
+def _check_timeout(seconds: float | None) -> None:
+    from hubcheck.config import timeout_problem
+
+    problem = timeout_problem(seconds) if seconds is not None else None
+    if problem:
+        raise pytest.UsageError(f"--hubcheck-timeout: {problem}")
+
+
+def _containing_repo(run: HubcheckRun, test_file: Path) -> RepoRequest | None:
+    """The requested local repo whose directory holds ``test_file`` (the innermost one), or None."""
+    holding = [r for r in run.requests if r.local is not None and r.local in test_file.resolve().parents]
+    return max(holding, key=lambda r: len(r.local.parts), default=None)  # type: ignore[union-attr]
+
+
+def _named_repo(run: HubcheckRun, name: str | Path) -> RepoRequest:
+    """The requested repo ``name`` means: its spec as given, or its directory."""
+    cwd = run.config.invocation_params.dir
+    for request in run.requests:
+        if str(name) == request.spec or (request.local is not None and (cwd / name).resolve() == request.local):
+            return request
+    known = ", ".join(repr(r.spec) for r in run.requests) or "none"
+    pytest.fail(f"hub_model: repo={str(name)!r} is not a hub repo of this session (they are: {known})", pytrace=False)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "hub_repo" not in metafunc.fixturenames:
         return
-    requests = _run(metafunc.config).requests
-    if len(requests) > 1:
-        metafunc.parametrize("hub_repo", requests, indirect=True, ids=[r.spec for r in requests], scope="session")
+    run = _run(metafunc.config)
+    if len(run.requests) < 2:
+        return
+    # A test inside a repo is that repo's; one outside every repo runs once per repo. Either
+    # way a parameter, which keys the session-scoped fixture's value by repo.
+    own = _containing_repo(run, metafunc.definition.path)
+    repos = [own] if own is not None else run.requests
+    metafunc.parametrize("hub_repo", repos, indirect=True, ids=[r.spec for r in repos], scope="session")
 
 
 @pytest.fixture(scope="session")
-def hub_repo(request: pytest.FixtureRequest):
+def hub_repo(request: pytest.FixtureRequest) -> HubRepo:
     """The hub repo under test: ``.repo`` (the resolved repo), ``.config`` (its hubcheck.toml) and ``.path``.
 
     The repos are those of ``--hubcheck`` / ``--hubcheck-repo``, else the
-    ``hubcheck_repos`` ini option, else the rootdir when it holds hubconf.py;
-    with several, a test that uses this fixture runs once per repo.
+    ``hubcheck_repos`` ini option, else the rootdir when it holds hubconf.py.
+    A test file inside one of them gets that repo; a test outside every repo
+    gets the only one, or with several runs once per repo.
     """
     run = _run(request.config)
-    chosen = getattr(request, "param", None)
+    chosen = getattr(request, "param", None) or (run.requests[0] if run.requests else None)
     if chosen is None:
-        if not run.requests:
-            pytest.fail("hub_repo: no hub repo: run pytest from a repo that holds hubconf.py, pass --hubcheck "
-                        "path/to/repo, or set hubcheck_repos", pytrace=False)
-        chosen = run.requests[0]
+        pytest.fail("hub_repo: no hub repo: run pytest from a repo that holds hubconf.py, pass --hubcheck "
+                    "path/to/repo, or set hubcheck_repos", pytrace=False)
     return run.hub_repo(chosen)
 
 
 @pytest.fixture
-def hub_model(hub_repo):
-    """Factory: ``hub_model(entrypoint, device="cpu", **kwargs)`` returns the entry point's model.
+def hub_model(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """Factory: ``hub_model(entrypoint, device="cpu", *, repo=None, **kwargs)`` returns the entry point's model.
+
+    The model comes from the repo whose directory holds the test file, else the
+    test's ``hub_repo`` (when it asks for one), else the session's only repo;
+    with several repos and none of those, name one: ``repo=`` takes a repo as
+    given to ``--hubcheck`` / ``--hubcheck-repo`` / ``hubcheck_repos``, or its
+    directory.
 
     Unlike hubcheck's own items, which run repo code only in an isolated
     worker, this loads the model **in the test process**, because that is what
@@ -188,6 +225,25 @@ def hub_model(hub_repo):
     """
     from hubcheck.pytest_items import ModelLoader
 
-    loader = ModelLoader(hub_repo)
-    yield loader.load
-    loader.forget_modules()
+    run = _run(request.config)
+    if "hub_repo" in request.fixturenames:
+        default: HubRepo | None = request.getfixturevalue("hub_repo")
+    else:
+        own = _containing_repo(run, request.path) or (run.requests[0] if len(run.requests) == 1 else None)
+        default = run.hub_repo(own) if own is not None else None
+    loaders: dict[Path, ModelLoader] = {}
+
+    def load(entrypoint: str, device: str = "cpu", *, repo: str | Path | None = None, **kwargs: Any) -> Any:
+        hub = run.hub_repo(_named_repo(run, repo)) if repo is not None else default
+        if hub is None:
+            specs = ", ".join(repr(r.spec) for r in run.requests)
+            pytest.fail(f"hub_model: this session checks {len(run.requests)} hub repos ({specs}) and "
+                        f"{request.path.name} is inside none of them: name one, "
+                        f"hub_model({entrypoint!r}, repo={run.requests[0].spec!r})", pytrace=False)
+        if hub.path not in loaders:
+            loaders[hub.path] = ModelLoader(hub)
+        return loaders[hub.path].load(entrypoint, device, **kwargs)
+
+    yield load
+    for loader in loaders.values():
+        loader.forget_modules()

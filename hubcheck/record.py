@@ -6,15 +6,21 @@ import contextlib
 import enum
 import json
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hubcheck.errors import RepoCodeFailed
-from hubcheck.fileio import atomic_write_text
+from hubcheck.fileio import (
+    atomic_write_text,
+    create_locked_temporary,
+    link_new,
+    remove_stale_temporaries,
+)
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.validate import ValidateOptions, ValidationSession
+from hubcheck.worker.files import FileRefused, read_regular_file
+from hubcheck.worker.references import ReferencePathRefused
 
 
 class RecordStatus(str, enum.Enum):
@@ -25,6 +31,8 @@ class RecordStatus(str, enum.Enum):
     """Exists and --new-only asked not to touch it."""
     REFUSED = "refused"
     """Differs from the existing reference and --update was not given."""
+    SKIPPED = "skipped"
+    """The entry point can have no reference (its name is no Python identifier)."""
     FAILED = "failed"
 
     @property
@@ -37,7 +45,8 @@ class RecordOutcome:
     """What ``record`` did for one entry point."""
 
     entrypoint: str
-    path: Path
+    path: Path | None
+    """The reference file; None when the entry point can have none."""
     status: RecordStatus
     message: str
 
@@ -55,9 +64,11 @@ def record_references(
 ) -> list[RecordOutcome]:
     """Record the reference of every selected entry point.
 
-    The worker writes each new reference to a temporary file beside the target;
-    it replaces the target by a rename only when it is new, or differs and
-    ``update`` is set, so an interrupted run leaves the previous reference intact.
+    The worker writes each new reference to a temporary file beside the target,
+    which is then linked into place exclusively when the reference is new, or
+    renamed over it when it differs and ``update`` is set: an interrupted run
+    leaves the previous reference intact, and a concurrent run never replaces
+    one without ``update``. A failed record leaves no file or directory behind.
     A caller that holds a :class:`ValidationSession` for the repo (the pytest
     plugin) passes it to reuse its worker, made with ``writes_repo`` so that the
     repo is not under an overlay; it is left open.
@@ -70,41 +81,59 @@ def record_references(
             on_outcome(outcome)
 
     owned = session is None
-    with ValidationSession(repo, replace(options, writes_repo=True)) if owned else contextlib.nullcontext(session) as session:
-        session.start()
-        outcome = session.import_hubconf()
+    with ValidationSession(repo, replace(options, writes_repo=True)) if owned else contextlib.nullcontext(session) as active:
+        active.start()
+        outcome = active.import_hubconf()
         if outcome.blocked_reason:
             raise RepoCodeFailed(f"cannot record: {outcome.failures or outcome.blocked_reason}")
-        limit = size_limit or session.config.validate.reference_size_limit
-        if device not in session.environment.devices and not (device == "cuda" and any(
-                d.startswith("cuda") for d in session.environment.devices)):
+        limit = size_limit or active.config.validate.reference_size_limit
+        if device not in active.environment.devices and not (device == "cuda" and any(
+                d.startswith("cuda") for d in active.environment.devices)):
             from hubcheck.errors import UsageError
 
-            raise UsageError(f"--device {device}: not present here (devices: {', '.join(session.environment.devices)})")
-        device = next((d for d in session.environment.devices if d.startswith("cuda")), device) if device == "cuda" else device
-        names = session.selected_entrypoints() if owned else list(options.entrypoints or session.selected_entrypoints())
+            raise UsageError(f"--device {device}: not present here (devices: {', '.join(active.environment.devices)})")
+        device = next((d for d in active.environment.devices if d.startswith("cuda")), device) if device == "cuda" else device
+        names = active.selected_entrypoints() if owned else list(options.entrypoints or active.selected_entrypoints())
         for name in names:
-            report(_record_one(session, name, device, update, new_only, limit))
+            report(_record_one(active, name, device, update, new_only, limit))
     return outcomes
 
 
 def _record_one(session: ValidationSession, name: str, device: str, update: bool, new_only: bool, limit: int) -> RecordOutcome:
-    target = session.reference_path(name)
+    try:
+        target = session.reference_path(name)
+    except ReferencePathRefused as refused:
+        status = RecordStatus.FAILED if refused.is_fault else RecordStatus.SKIPPED
+        return RecordOutcome(name, None, status, f"not recorded: {refused}")
     display = _display(session, target)
-    exists = target.exists()
+    # A link counts, dangling or not: it is never written through.
+    exists = os.path.lexists(target)
     if exists and new_only:
         return RecordOutcome(name, target, RecordStatus.KEPT, f"kept {display} (exists; --new-only)")
     skip = session.config.entrypoint(name).skip
     if skip:
         return RecordOutcome(name, target, RecordStatus.KEPT, f"not recorded: skipped by hubcheck.toml: {skip}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(target)
-    temporary = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    created: list[Path] = []
+    try:
+        created = _make_directories(target.parent, session.repo.path)
+        session.reference_path(name)  # again, now that the directories exist
+        remove_stale_temporaries(target)
+        temporary, descriptor = create_locked_temporary(target)
+    except ReferencePathRefused as refused:
+        _remove_empty(created)
+        return RecordOutcome(name, target, RecordStatus.FAILED, f"not recorded: {refused}")
+    except OSError as error:
+        _remove_empty(created)
+        return RecordOutcome(name, target, RecordStatus.FAILED, f"cannot write {display}: {error.strerror or error}")
+    published = False
     try:
         result = session.record_entrypoint(name, device, temporary, target if exists else None)
         if "error" in result:
             return RecordOutcome(name, target, RecordStatus.FAILED, f"{name}: {result['error']}")
-        size = result["size"]
+        size = _written_size(temporary, descriptor)
+        if size is None:
+            return RecordOutcome(name, target, RecordStatus.FAILED, (
+                f"{name}: the worker replaced the temporary file {temporary.name} instead of writing it; nothing recorded"))
         if size > limit:
             return RecordOutcome(name, target, RecordStatus.FAILED, (
                 f"{name}: the reference would be {size:,} bytes, over the limit of {limit:,}: use smaller example "
@@ -112,26 +141,90 @@ def _record_one(session: ValidationSession, name: str, device: str, update: bool
         if result.get("same_as_existing"):
             return RecordOutcome(name, target, RecordStatus.UNCHANGED, f"unchanged {display}")
         if exists and not update:
-            update_command = session.command("record", "--entrypoint", name, "--update")
-            return RecordOutcome(name, target, RecordStatus.REFUSED, (
-                f"{display} exists and the outputs differ; left untouched: rerun with --update to replace it "
-                f"(`{update_command}`)"))
-        os.replace(temporary, target)
+            return _refused(session, name, target, display)
+        status = _publish(temporary, descriptor, target, replace=exists, limit=limit)
+        if status is RecordStatus.REFUSED:
+            return _refused(session, name, target, display, "appeared while recording (another `hubcheck record`?), ")
+        published = True
+        if status is RecordStatus.UNCHANGED:
+            return RecordOutcome(name, target, status, f"unchanged {display} (recorded by another run meanwhile)")
         atomic_write_text(target.with_suffix(".json"), json.dumps(result["sidecar"], indent=2, sort_keys=True) + "\n")
-        status = RecordStatus.UPDATED if exists else RecordStatus.CREATED
         return RecordOutcome(name, target, status, f"{status.value} {display} ({size:,} bytes)")
+    except OSError as error:
+        return RecordOutcome(name, target, RecordStatus.FAILED, f"cannot write {display}: {error.strerror or error}")
     finally:
-        if temporary.exists():
+        os.close(descriptor)
+        with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+        if not published:
+            _remove_empty(created)
 
 
-def _remove_stale_temporaries(target: Path) -> None:
-    """Temporary files an interrupted run left beside the target; the target itself is never touched."""
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+def _refused(session: ValidationSession, name: str, target: Path, display: str, how: str = "exists and ") -> RecordOutcome:
+    update_command = session.command("record", "--entrypoint", name, "--update")
+    return RecordOutcome(name, target, RecordStatus.REFUSED, (
+        f"{display} {how}the outputs differ; left untouched: rerun with --update to replace it (`{update_command}`)"))
+
+
+def _publish(temporary: Path, descriptor: int, target: Path, *, replace: bool, limit: int) -> RecordStatus:
+    """Put the temporary in place: replace the target only when asked, else create it exclusively.
+
+    Of two runs creating the same reference at once, one creates it; the other
+    reports it unchanged when it holds the same bytes, and refused otherwise.
+    """
+    if replace:
+        os.replace(temporary, target)
+        return RecordStatus.UPDATED
+    try:
+        link_new(temporary, target)
+    except FileExistsError:
         try:
-            stale.unlink()
+            existing = read_regular_file(target, limit, follow_symlinks=False)
+        except FileRefused:
+            return RecordStatus.REFUSED
+        return RecordStatus.UNCHANGED if existing == _read_all(descriptor) else RecordStatus.REFUSED
+    return RecordStatus.CREATED
+
+
+def _written_size(temporary: Path, descriptor: int) -> int | None:
+    """The size of what the worker wrote, or None when the name no longer leads to the file handed to it."""
+    try:
+        if not os.path.samestat(os.fstat(descriptor), os.lstat(temporary)):
+            return None
+    except OSError:
+        return None
+    return os.fstat(descriptor).st_size
+
+
+def _read_all(descriptor: int) -> bytes:
+    size = os.fstat(descriptor).st_size
+    return os.pread(descriptor, size, 0) if size else b""
+
+
+def _make_directories(directory: Path, repo_root: Path) -> list[Path]:
+    """Make ``directory`` and its missing parents (below the repo); the ones made, outermost first."""
+    missing = []
+    current = directory
+    while not os.path.lexists(current) and current != repo_root and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    made = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue  # another run made it meanwhile: not ours to remove
+        made.append(path)
+    return made
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove the directories this run made, innermost first, unless something else now lives in them."""
+    for directory in reversed(directories):
+        try:
+            directory.rmdir()
         except OSError:
-            pass
+            return
 
 
 def _display(session: ValidationSession, path: Path) -> str:

@@ -90,6 +90,6 @@ def test_bad_config_names_file_and_key(tmp_path, text, fragment):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize(("text", "expected"), [("4GiB", 4 * 2**30), ("512MB", 512 * 10**6), ("1.5g", 1.5e9), ("2000", 2000)])
+@pytest.mark.parametrize(("text", "expected"), [("4GiB", 4 * 2**30), ("512MB", 512 * 10**6), ("1.5g", 1.5e9), ("20000", 20000)])
 def test_parse_memory(text, expected):
     assert parse_memory(text) == int(expected)

@@ -438,3 +438,58 @@ def test_hub_repo_runs_once_per_requested_repo(pytester: pytest.Pytester):
                                 "-v")
     result.assert_outcomes(passed=2, deselected=sum(len(expected_items(name)) for name in repos))
     result.stdout.fnmatch_lines([f"*test_has_hubconf?{name}? PASSED*" for name in repos])
+
+
+def _repo_with_model(root: Path, outputs: int) -> None:
+    root.mkdir()
+    (root / "hubconf.py").write_text(
+        'dependencies = ["torch"]\n\nimport torch\n\n\n'
+        f'def model():\n    """A 4-to-{outputs} linear layer."""\n    return torch.nn.Linear(4, {outputs})\n'
+    )
+
+
+TWO_REPO_TESTS = {
+    "a/test_in_a.py": "def test_model(hub_model, hub_repo):\n"
+                      "    assert hub_repo.path.name == 'a'\n"
+                      "    assert hub_model('model').out_features == 2\n",
+    "b/test_in_b.py": "def test_model(hub_model):\n    assert hub_model('model').out_features == 3\n",
+    "test_outside.py": "import pytest\n\n\n"
+                       "def test_named(hub_model):\n"
+                       "    assert hub_model('model', repo='b').out_features == 3\n"
+                       "    assert hub_model('model', repo='a').out_features == 2\n\n\n"
+                       "def test_unnamed(hub_model):\n    hub_model('model')\n\n\n"
+                       "def test_per_repo(hub_repo, hub_model):\n"
+                       "    assert hub_model('model').out_features == {'a': 2, 'b': 3}[hub_repo.path.name]\n",
+}
+
+
+@pytest.mark.slow
+def test_hub_model_binds_to_the_repo_that_holds_the_test(pytester: pytest.Pytester):
+    """Two repos with an entry point of the same name: each repo's tests get their own model, never the other's."""
+    _repo_with_model(pytester.path / "a", 2)
+    _repo_with_model(pytester.path / "b", 3)
+    for name, text in TWO_REPO_TESTS.items():
+        (pytester.path / name).write_text(text)
+
+    result = pytester.runpytest_subprocess("--hubcheck", "a", "b", "test_outside.py", "-m", "not hubcheck",
+                                           "-p", "no:cacheprovider", "-v")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 5 and outcomes.get("failed") == 1, result.stdout.str()
+    result.stdout.fnmatch_lines_random([  # session-scoped parameters reorder the tests
+        "a/test_in_a.py::test_model?a? PASSED*",
+        "b/test_in_b.py::test_model PASSED*",
+        "test_outside.py::test_named PASSED*",
+        "test_outside.py::test_unnamed FAILED*",
+        "test_outside.py::test_per_repo?a? PASSED*",
+        "test_outside.py::test_per_repo?b? PASSED*",
+    ])
+    result.stdout.fnmatch_lines(["*hub_model: this session checks 2 hub repos ('a', 'b') and test_outside.py is "
+                                 "inside none of them: name one, hub_model('model', repo='a')*"])
+
+
+@pytest.mark.parametrize("value", ["1e308", "inf", "nan", "-1"])
+def test_an_unusable_timeout_is_one_line(pytester: pytest.Pytester, value):
+    shutil.copytree(FIXTURES / "broken_entrypoints", pytester.path / "repo")
+    result = pytester.runpytest_subprocess("--hubcheck", "repo", f"--hubcheck-timeout={value}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --hubcheck-timeout: *"])

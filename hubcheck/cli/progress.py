@@ -22,11 +22,12 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.enabled:
+            # markup=False: descriptions hold entry point names, which are the repo's ("c[d]", "[/bogus]").
             from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RichProgress
 
             self._progress = RichProgress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn(), console=self._console, transient=True,
             )
             self._progress.__enter__()

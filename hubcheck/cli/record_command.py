@@ -15,6 +15,7 @@ from hubcheck.cli.validate_command import (
     SelectOption,
     TimeoutOption,
     TorchHomeOption,
+    check_timeout,
 )
 
 
@@ -49,6 +50,7 @@ def record_command(
 
     if update and new_only:
         raise UsageError("--update and --new-only contradict each other: choose one")
+    check_timeout(timeout)
     resolved = resolve_repo(repo, refresh)
     require_hubconf(resolved)
     options = ValidateOptions(

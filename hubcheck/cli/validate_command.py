@@ -93,6 +93,7 @@ def validate_command(
     )
     for value in options.devices or ():
         _check_device_word(value)
+    check_timeout(timeout)
     from hubcheck.cli.progress import Progress
 
     with Progress(enabled=format is ValidateFormat.TABLE and output is None and sys.stderr.isatty()) as progress:
@@ -108,6 +109,16 @@ def validate_command(
         emit(render_report(report, format.value, prefix), output)
     if report.exit_code:
         raise typer.Exit(int(report.exit_code))
+
+
+def check_timeout(seconds: float | None) -> None:
+    """Fail with one line for a ``--timeout`` that is infinite, NaN or beyond the clock's range."""
+    from hubcheck.config import timeout_problem
+    from hubcheck.errors import UsageError
+
+    problem = timeout_problem(seconds) if seconds is not None else None
+    if problem:
+        raise UsageError(f"--timeout: {problem}")
 
 
 def _check_device_word(value: str) -> None:

@@ -1,7 +1,13 @@
-"""Rich tables for terminals: the entry point listing, the rules, and validate's summary."""
+"""Rich tables for terminals: the entry point listing, the rules, and validate's summary.
+
+Every cell holding something the repo chose (an entry point name, a signature,
+a docstring, a message) is a :class:`~rich.text.Text`, which rich never parses
+as markup: a name such as ``c[d]`` or ``[/bogus]`` shows as written.
+"""
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -11,7 +17,7 @@ _STATUS_STYLE = {Status.PASSED: "green", Status.FAILED: "bold red", Status.SKIPP
 
 
 def listing_table(listing) -> Table:
-    table = Table(title=f"{len(listing.entrypoints)} entry points ({listing.source})", title_justify="left")
+    table = Table(title=escape(f"{len(listing.entrypoints)} entry points ({listing.source})"), title_justify="left")
     for column in ("name", "kind", "signature", "summary", "flags"):
         table.add_column(column, overflow="fold")
     for entry in listing.entrypoints:
@@ -22,7 +28,8 @@ def listing_table(listing) -> Table:
             flags.append("dynamic")
         if entry.doc is None:
             flags.append("no docstring")
-        table.add_row(entry.name, entry.kind, entry.signature or "?", entry.summary or "", ", ".join(flags))
+        table.add_row(*(Text(cell) for cell in (
+            entry.name, entry.kind, entry.signature or "?", entry.summary or "", ", ".join(flags))))
     return table
 
 
@@ -41,12 +48,12 @@ def checks_table(report: Report) -> Table:
     table.add_column("entry point")
     table.add_column("check")
     for device in columns:
-        table.add_column(device)
+        table.add_column(Text(device))
     rows: dict[tuple[str, str], dict[str, CheckResult]] = {}
     for check in report.checks:
         key = (check.entrypoint or "(repo)", check.check)
         rows.setdefault(key, {})[check.device or columns[0]] = check
     for (entrypoint, check_name), by_device in rows.items():
         cells = [status_text(by_device[d].status) if d in by_device else Text("-", style="dim") for d in columns]
-        table.add_row(entrypoint, check_name, *cells)
+        table.add_row(Text(entrypoint), Text(check_name), *cells)
     return table

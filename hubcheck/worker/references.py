@@ -12,22 +12,44 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from .files import FileRefused, is_inside, read_regular_file
+
+# torch is imported where it is used: hubcheck's own process computes reference paths
+# with this module, and must not pay for importing torch to do so.
+if TYPE_CHECKING:
+    import torch
 
 FORMAT_KEY = "hubcheck.format"
 RECORD_KEY = "hubcheck.record"
 FORMAT_VERSION = "1"
 # Refuse absurd headers before handing the file to safetensors.
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+MAX_REFERENCE_BYTES = 4 * 1024**3
+"""Largest reference file read; record's own limit (1 MB by default) keeps real ones far below it."""
+_RERECORD = "re-record it with `hubcheck record --update`"
 
 
 class ReferenceUnusable(Exception):
     """A reference file that cannot be used; the message names the file and what to do."""
+
+
+class ReferencePathRefused(Exception):
+    """No reference file may be read or written for this entry point; the message says why.
+
+    ``is_fault`` is False for an entry point that simply cannot have a reference
+    (its name is no identifier: the check is skipped), True for a references
+    directory that leads outside the repo (the check fails, record refuses).
+    """
+
+    def __init__(self, message: str, *, is_fault: bool) -> None:
+        super().__init__(message)
+        self.is_fault = is_fault
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,38 @@ class Reference:
     record: dict[str, Any]
 
 
+def reference_file(repo_root: Path, references_dir: Path, entrypoint: str, case: str) -> Path:
+    """The reference file of ``entrypoint``: ``references_dir/<entrypoint>/<case>.safetensors``.
+
+    Entry point names come from repo code (``globals()["../../x"] = f`` is one),
+    so only a valid Python identifier names a file; and with every symbolic
+    link resolved, the references directory must lie inside the repo and the
+    entry point's directory inside the references directory.
+
+    Raises:
+        ReferencePathRefused: the name is no identifier, or a link leads outside.
+    """
+    if not entrypoint.isidentifier():
+        raise ReferencePathRefused(
+            f"entry point {entrypoint!r} is not a Python identifier, so no reference file is named after it",
+            is_fault=False,
+        )
+    if not is_inside(references_dir, repo_root):
+        raise ReferencePathRefused(
+            f"the references directory {references_dir} leads outside the repo (to {os.path.realpath(references_dir)}); "
+            "references are kept inside the repo: make it a directory, not a link",
+            is_fault=True,
+        )
+    directory = references_dir / entrypoint
+    if not is_inside(directory, references_dir):
+        raise ReferencePathRefused(
+            f"{directory} leads outside the references directory (to {os.path.realpath(directory)}): "
+            "make it a directory, not a link",
+            is_fault=True,
+        )
+    return directory / f"{case}.safetensors"
+
+
 def encode_reference(
     inputs: list[torch.Tensor],
     leaves: dict[str, Any],
@@ -48,6 +102,7 @@ def encode_reference(
     record: dict[str, Any],
 ) -> bytes:
     """The bytes of a reference file (``record`` gets the structure and non-tensor leaves added)."""
+    import torch
     from safetensors.torch import save
 
     tensors = {f"input.{i}": t.detach().cpu().contiguous().clone() for i, t in enumerate(inputs)}
@@ -62,16 +117,21 @@ def encode_reference(
     return save(tensors, metadata=metadata)
 
 
-def read_reference(path: Path) -> Reference:
+def read_reference(path: Path, max_bytes: int = MAX_REFERENCE_BYTES) -> Reference:
     """Read and validate a reference file; nothing in it is ever executed.
 
+    Only a regular file (not a link, FIFO, device or directory) of at most
+    ``max_bytes`` is read. Every field the checks use is validated here, so
+    a file of the wrong shape is refused with a message naming it.
+
     Raises:
-        ReferenceUnusable: the file is missing, corrupt, truncated, a pickle, or of another format version.
+        ReferenceUnusable: the file is missing, not a regular file, too large, corrupt, truncated, a pickle,
+            of another format version, or its metadata is not what hubcheck writes.
     """
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ReferenceUnusable(f"cannot read reference {path}: {error.strerror or error}") from None
+        raw = read_regular_file(path, max_bytes, follow_symlinks=False)
+    except FileRefused as refused:
+        raise ReferenceUnusable(f"unusable reference: {refused}") from None
     _check_envelope(path, raw)
     from safetensors import SafetensorError
     from safetensors.torch import load
@@ -79,33 +139,76 @@ def read_reference(path: Path) -> Reference:
     try:
         tensors = load(raw)
     except (SafetensorError, ValueError, RuntimeError, OSError) as error:
-        raise ReferenceUnusable(f"reference {path} is corrupt ({error}); re-record it with `hubcheck record --update`") from None
-    metadata = _metadata(raw)
+        raise ReferenceUnusable(f"reference {path} is corrupt ({error}); {_RERECORD}") from None
+    metadata = _metadata(path, raw)
     version = metadata.get(FORMAT_KEY)
     if version is None:
         raise ReferenceUnusable(f"{path} is a safetensors file but not a hubcheck reference (no {FORMAT_KEY} metadata)")
     if version != FORMAT_VERSION:
         raise ReferenceUnusable(
-            f"reference {path} has format version {version}; this hubcheck reads version {FORMAT_VERSION}: "
-            "re-record it with `hubcheck record --update`"
+            f"reference {path} has format version {version[:20]}; this hubcheck reads version {FORMAT_VERSION}: "
+            f"{_RERECORD}"
         )
-    try:
-        record = json.loads(metadata.get(RECORD_KEY, ""))
-    except json.JSONDecodeError:
-        raise ReferenceUnusable(f"reference {path} has unreadable metadata; re-record it with `hubcheck record --update`") from None
+    record = parse_record(path, metadata.get(RECORD_KEY))
     inputs = []
     while f"input.{len(inputs)}" in tensors:
         inputs.append(tensors[f"input.{len(inputs)}"])
     outputs: dict[str, Any] = {}
-    values = record.get("values", {})
-    for key in record.get("keys", []):
+    values = record["values"]
+    for key in record["keys"]:
         if key in tensors:
             outputs[key] = tensors[key]
         elif key in values:
             outputs[key] = values[key]
         else:
-            raise ReferenceUnusable(f"reference {path} lacks output {key}; re-record it with `hubcheck record --update`")
+            raise ReferenceUnusable(f"reference {path} lacks output {key}; {_RERECORD}")
     return Reference(path, inputs, outputs, record)
+
+
+def parse_record(path: Path, text: str | None) -> dict[str, Any]:
+    """The ``hubcheck.record`` metadata, checked to have the fields and types the checks rely on.
+
+    Raises:
+        ReferenceUnusable: naming ``path`` and the first thing that is wrong.
+    """
+    def unusable(problem: str) -> ReferenceUnusable:
+        return ReferenceUnusable(f"reference {path} has unusable {RECORD_KEY} metadata: {problem}; {_RERECORD}")
+
+    if text is None:
+        raise unusable("it is missing")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise unusable(f"not JSON ({error.msg} at position {error.pos})") from None
+    except RecursionError:
+        raise unusable("nested too deeply") from None
+    if not isinstance(record, dict):
+        raise unusable(f"a JSON {_json_type(record)}, not an object")
+    keys = record.get("keys")
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise unusable("'keys' must be a list of output names" if "keys" in record else "'keys' is missing")
+    values = record.setdefault("values", {})
+    if not isinstance(values, dict):
+        raise unusable(f"'values' must be an object, not a JSON {_json_type(values)}")
+    for key, value in values.items():
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise unusable(f"value {key!r} must be a number, string, boolean or null, not a JSON {_json_type(value)}")
+    for field in ("device", "torch"):
+        if field in record and not isinstance(record[field], str):
+            raise unusable(f"{field!r} must be a string, not a JSON {_json_type(record[field])}")
+    if "device" in record:
+        import torch
+
+        try:
+            torch.device(record["device"])
+        except (RuntimeError, ValueError) as error:
+            raise unusable(f"'device' {record['device'][:40]!r} names no device ({str(error).splitlines()[0][:80]})") from None
+    return record
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _check_envelope(path: Path, raw: bytes) -> None:
@@ -115,19 +218,28 @@ def _check_envelope(path: Path, raw: bytes) -> None:
     if raw[:1] == b"\x80" or raw[:2] in (b"(l", b"(d", b"}q", b"]q"):
         raise ReferenceUnusable(f"{path} is a Python pickle, not a safetensors reference; hubcheck never loads pickles")
     if len(raw) < 8:
-        raise ReferenceUnusable(f"reference {path} is truncated ({len(raw)} bytes); re-record it with `hubcheck record --update`")
+        raise ReferenceUnusable(f"reference {path} is truncated ({len(raw)} bytes); {_RERECORD}")
     (header_length,) = struct.unpack("<Q", raw[:8])
     if header_length > _MAX_HEADER_BYTES or 8 + header_length > len(raw):
         raise ReferenceUnusable(
             f"reference {path} is truncated or not a safetensors file (header of {header_length} bytes in a "
-            f"{len(raw)}-byte file); re-record it with `hubcheck record --update`"
+            f"{len(raw)}-byte file); {_RERECORD}"
         )
 
 
-def _metadata(raw: bytes) -> dict[str, str]:
+def _metadata(path: Path, raw: bytes) -> dict[str, str]:
+    """The header's ``__metadata__`` (safetensors has already parsed the header, so it is JSON)."""
     (header_length,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + header_length])
-    return header.get("__metadata__", {}) or {}
+    try:
+        header = json.loads(raw[8 : 8 + header_length])
+    except (ValueError, RecursionError):
+        raise ReferenceUnusable(f"reference {path} has an unreadable header; {_RERECORD}") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ReferenceUnusable(f"reference {path} has __metadata__ that is not a table of strings; {_RERECORD}")
+    return metadata
 
 
 def sidecar(inputs: list[torch.Tensor], leaves: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +257,8 @@ def sidecar(inputs: list[torch.Tensor], leaves: dict[str, Any], record: dict[str
 
 
 def _summary(value: Any) -> dict[str, Any]:
+    import torch
+
     if not isinstance(value, torch.Tensor):
         return {"value": value}
     tensor = value.detach().cpu().contiguous()
@@ -169,6 +283,8 @@ def _round(value: torch.Tensor) -> float:
 
 
 def _raw_bytes(tensor: torch.Tensor) -> bytes:
+    import torch
+
     flat = tensor.reshape(-1)
     if flat.dtype == torch.bfloat16:
         flat = flat.view(torch.int16)
