@@ -79,10 +79,12 @@ def _request(spec: str, cwd: Path, what: str) -> RepoRequest:
 
 def _hub_dir(arg: str, cwd: Path) -> Path | None:
     """The repo directory a pytest path argument names (the dir, or its hubconf.py), or None."""
-    path = (cwd / arg.split("::", 1)[0]).resolve()
-    if path.name == HUBCONF and path.is_file():
-        return path.parent
-    if path.is_dir() and (path / HUBCONF).is_file():
+    # Any hubconf.py counts (a FIFO, a link loop): resolving the repo then says in one line what is wrong with it.
+    target = cwd / arg.split("::", 1)[0]
+    if target.name == HUBCONF and os.path.lexists(target):
+        return target.parent.resolve()
+    path = target.resolve()
+    if path.is_dir() and os.path.lexists(path / HUBCONF):
         return path
     return None
 
@@ -227,8 +229,8 @@ class RepoState:
             return [entry.name for entry in static], lines
         outcome = self.session().import_hubconf()
         for name, entry in outcome.entries.items():
-            if entry.get("line") and name not in lines:
-                lines[name] = entry["line"]
+            if entry.line and name not in lines:
+                lines[name] = entry.line
         return outcome.names or [entry.name for entry in static], lines
 
     def devices(self, name: str) -> tuple[str, ...]:

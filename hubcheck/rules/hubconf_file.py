@@ -3,6 +3,8 @@ suppressions that name real rules."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from hubcheck.findings import Severity
@@ -207,9 +209,23 @@ def source_not_analysed(ctx: LintContext):
         yield _not_analysed(ctx, error.problem)
     if not ctx.units:  # following the code from hubconf is what reads the files it reaches
         return
-    for path, problem in sorted(ctx.index.unreadable.items()):
-        if _is_repo_file(path, ctx):
-            yield _not_analysed(ctx, problem)
+    problems = {path: problem for path, problem in ctx.index.unreadable.items() if _is_repo_file(path, ctx)}
+    for problem in _imported_non_files(ctx):
+        problems.setdefault(problem.path, problem)
+    for _, problem in sorted(problems.items()):
+        yield _not_analysed(ctx, problem)
+
+
+def _imported_non_files(ctx: LintContext) -> Iterator[SourceProblem]:
+    """Modules hubconf imports whose ``.py`` file in the repo is there but is not a regular file (a FIFO, a
+    link loop): the import system passes over such names, so they never reach the module index."""
+    for imported in ctx.model.imports if ctx.model is not None else ():
+        if imported.relative:
+            continue
+        candidate = ctx.repo_root.joinpath(*imported.name.split(".")).with_suffix(".py")
+        problem = file_problem(candidate) if os.path.lexists(candidate) else None
+        if problem is not None and problem.kind is SourceProblemKind.NOT_A_FILE:
+            yield problem
 
 
 def _not_analysed(ctx: LintContext, problem: SourceProblem) -> Violation:

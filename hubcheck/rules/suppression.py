@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from hubcheck.static.source import UnreadableSource, read_source
+
 _COMMENT = re.compile(r"#\s*hubcheck:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
 _COMMENT_BYTES = re.compile(rb"hubcheck:\s*ignore", re.IGNORECASE)
 
@@ -26,8 +28,8 @@ class Suppression:
 def suppressions_in(path: Path) -> tuple[Suppression, ...]:
     """Every suppression comment in a Python file (read with tokenize, so strings never count)."""
     try:
-        source = path.read_bytes()
-    except OSError:
+        source = read_source(path)
+    except UnreadableSource:
         return ()
     if not _COMMENT_BYTES.search(source):
         # Tokenizing a large hubconf costs more than a whole rule; most files have no such comment.

@@ -201,7 +201,7 @@ def _parse(path: Path, raw: bytes) -> ast.Module:
 
 
 def _node_deeper_than(tree: ast.Module, text: str, limit: int) -> ast.AST | None:
-    """The first node found more than ``limit`` levels below the module, or None.
+    """A node (or its nearest ancestor with a position) more than ``limit`` levels below the module, or None.
 
     Every level of a tree spends at least one character of source, or alternates
     with a level that does, so a node spanning fewer bytes than half the levels
@@ -218,11 +218,12 @@ def _node_deeper_than(tree: ast.Module, text: str, limit: int) -> ast.AST | None
         except (AttributeError, IndexError, TypeError):
             return None
 
-    pending: list[tuple[ast.AST, int, bool]] = [(tree, 1, False)]
+    # (node, its depth, walk every node below, the nearest node with a position: the node or an ancestor)
+    pending: list[tuple[ast.AST, int, bool, ast.AST]] = [(tree, 1, False, tree)]
     while pending:
-        node, depth, exact = pending.pop()
+        node, depth, exact, positioned = pending.pop()
         if depth > limit:
-            return node
+            return positioned
         budget = (limit - depth) // 2 - 1
         for name in node._fields:
             value = getattr(node, name, None)
@@ -233,7 +234,8 @@ def _node_deeper_than(tree: ast.Module, text: str, limit: int) -> ast.AST | None
                     width = span(child)
                     if width is not None and 0 <= width < budget:
                         continue
-                pending.append((child, depth + 1, exact or isinstance(child, ast.JoinedStr)))
+                pending.append((child, depth + 1, exact or isinstance(child, ast.JoinedStr),
+                                child if hasattr(child, "lineno") else positioned))
     return None
 
 
