@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -40,11 +41,18 @@ class Settings:
     scaleout_rounds: int | None = None
     """Rounds of the scale-out case (its rounds are the longest); None uses ``rounds``."""
     reference_mb: float = 100.0
+    large_model_modules: int = 200
+    """Model modules of the timm-shaped repo (plus ~90 modules of layers, data and helpers)."""
+    large_entrypoints: int = 1200
+    large_layer_modules: int = 80
+    large_rounds: int | None = None
+    """Rounds of the two large-repo cases (each baseline run imports torch and torchvision); None uses ``rounds``."""
 
 
 FULL = Settings(rounds=5, memory_rounds=3, scaleout_rounds=3)
 QUICK = Settings(rounds=2, memory_small=2, memory_large=8, memory_mb=20.0, scaleout_entrypoints=4,
-                 scaleout_iterations=100, scaleout_rounds=1)
+                 scaleout_iterations=100, scaleout_rounds=1, large_model_modules=20, large_entrypoints=200,
+                 large_layer_modules=8, large_rounds=1)
 
 
 @dataclass
@@ -114,6 +122,25 @@ class Context:
         return result.finish([w for w, _ in first], [w for w, _ in second],
                              ([c for _, c in first], [c for _, c in second]))
 
+    @property
+    def cold_cache(self) -> Path:
+        """A hubcheck cache emptied before every run of the commands given it (``HUBCHECK_CACHE``)."""
+        return self.workdir / "cold-cache"
+
+    def cold(self, argv: tuple[str, ...], ok_codes: tuple[int, ...] = (0,)) -> Command:
+        """``argv`` run with an empty hubcheck cache every time."""
+        return Command(argv, env={"HUBCHECK_CACHE": str(self.cold_cache)}, ok_codes=ok_codes,
+                       emptied=self.cold_cache)
+
+    def large_repo(self) -> Path:
+        """The timm-shaped repo, generated once per run."""
+        settings = self.settings
+        target = self.workdir / f"timm_like_{settings.large_model_modules}_{settings.large_entrypoints}"
+        if not target.exists():
+            generate.timm_like_repo(target, settings.large_model_modules, settings.large_entrypoints,
+                                    settings.large_layer_modules)
+        return target
+
     def reference_repo(self) -> Path:
         target = self.workdir / "reference_repo"
         if not target.exists():
@@ -144,7 +171,7 @@ def static_list(context: Context) -> CaseResult:
 def static_lint(context: Context) -> CaseResult:
     count = context.settings.lint_entrypoints
     repo = generate.lint_repo(context.workdir / f"lint_{count}", count)
-    hubcheck = Command(hubcheck_command("lint", str(repo)), ok_codes=(0, 1))
+    hubcheck = context.cold(hubcheck_command("lint", str(repo)), ok_codes=(0, 1))
     baseline = Command((sys.executable, "-c", HUB_LIST, str(repo)))
     result = CaseResult(f"static lint, {count} entry points", "s", 0.2, "<= 0.2x and lint < 1 s",
                         _shown(hubcheck), _shown(baseline))
@@ -153,6 +180,54 @@ def static_lint(context: Context) -> CaseResult:
     result.notes.insert(0, f"hubcheck lint median {result.hubcheck:.3f} s (target < 1 s)")
     result.judge()
     return result
+
+
+def _tree_size(repo: Path) -> str:
+    sources = list(repo.rglob("*.py"))
+    megabytes = sum(path.stat().st_size for path in sources) / 1e6
+    return f"{len(sources)} modules, {megabytes:.1f} MB"
+
+
+def large_lint_cold(context: Context) -> CaseResult:
+    settings = context.settings
+    repo = context.large_repo()
+    hubcheck = context.cold(hubcheck_command("lint", str(repo)), ok_codes=(0, 1))
+    # -B: no bytecode is written, so every import compiles the repo, as the first import of a fresh clone does.
+    baseline = Command((sys.executable, "-B", "-c", HUB_LIST, str(repo)))
+    result = CaseResult(f"large lint cold, timm-shaped, {_tree_size(repo)}, {settings.large_entrypoints} entry points",
+                        "s", 0.2, "<= 0.2x", _shown(hubcheck) + " (empty cache)", _shown(baseline))
+    context.timed(result, hubcheck, baseline, settings.large_rounds)
+    result.notes.insert(0, "both sides cold: hubcheck with an empty cache, the import with no bytecode written yet")
+    return result
+
+
+def large_lint_warm(context: Context) -> CaseResult:
+    settings = context.settings
+    repo = context.large_repo()
+    cache = {"HUBCHECK_CACHE": str(context.workdir / "warm-cache")}
+    hubcheck = Command(hubcheck_command("lint", str(repo)), env=cache, ok_codes=(0, 1))
+    # Its own copy, so that the bytecode this side writes never reaches the cold case's import.
+    copy = context.workdir / f"{repo.name}_imported"
+    if not copy.exists():
+        shutil.copytree(repo, copy)
+    baseline = Command((sys.executable, "-c", HUB_LIST, str(copy)), env={"PYTHONDONTWRITEBYTECODE": ""})
+    result = CaseResult(f"large lint warm, timm-shaped, {_tree_size(repo)}, {settings.large_entrypoints} entry points",
+                        "s", 0.1, "<= 0.1x", _shown(hubcheck) + " (repeat run)", _shown(baseline))
+    context.timed(result, hubcheck, baseline, settings.large_rounds)
+    result.notes.insert(0, "both sides warm: hubcheck's cache filled by the warm-up run, the repo's bytecode "
+                           "written by the import's warm-up")
+    result.notes.append(_reference_lint_times(context))
+    return result
+
+
+def _reference_lint_times(context: Context) -> str:
+    """reference_repo's cold and warm lint times, for the notes: the small repo's view of the cache."""
+    repo = str(context.reference_repo())
+    cold = context.cold(hubcheck_command("lint", repo), ok_codes=(0, 1))
+    warm = Command(hubcheck_command("lint", repo), env={"HUBCHECK_CACHE": str(context.workdir / "warm-cache")},
+                   ok_codes=(0, 1))
+    cold_times, warm_times = alternate(cold.wall_time, warm.wall_time, context.settings.rounds)
+    return f"reference_repo: lint cold {median(cold_times):.3f} s, warm {median(warm_times):.3f} s (median wall)"
 
 
 def validate(context: Context) -> CaseResult:
@@ -260,6 +335,8 @@ CASES: dict[str, Callable[[Context], CaseResult]] = {
     "startup": startup,
     "list": static_list,
     "lint": static_lint,
+    "lint-large": large_lint_cold,
+    "lint-repeat": large_lint_warm,
     "validate": validate,
     "memory": memory,
     "scale-out": scale_out,

@@ -11,6 +11,7 @@ import datetime
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,8 @@ class Command:
     env: dict[str, str] | None = None
     """Variables added to this process's environment."""
     ok_codes: tuple[int, ...] = (0,)
+    emptied: Path | None = None
+    """A directory removed before every run, untimed: hubcheck's cache, for a cold run."""
 
     def run(self) -> subprocess.CompletedProcess:
         environment = {**os.environ, **(self.env or {})}
@@ -60,6 +63,8 @@ class Command:
     def timed(self) -> tuple[float, float]:
         """``(wall seconds, CPU seconds)``: the CPU time (user + system) of the command and every
         process it waited for, which tells "did more work" from "waited for a busy machine"."""
+        if self.emptied is not None:
+            shutil.rmtree(self.emptied, ignore_errors=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         self.run()

@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{where['cpu']}, {where['cores']} cores, Python {where['python']}, torch {where['torch']}", flush=True)
     results: list[CaseResult] = []
     with tempfile.TemporaryDirectory(prefix="hubcheck-bench-") as workdir:
+        # Every hubcheck command keeps its cache in here, never in the user's; cold cases empty their own.
+        os.environ["HUBCHECK_CACHE"] = str(Path(workdir) / "hubcheck-cache")
         context = Context(settings, Path(workdir))
         for name in names:
             case_started = time.perf_counter()

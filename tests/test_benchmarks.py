@@ -16,7 +16,8 @@ import pytest
 from tests.helpers import PROJECT
 
 CASES = (
-    "startup", "static list", "static lint", "validate", "memory", "scale-out", "reference compare",
+    "startup", "static list", "static lint", "large lint cold", "large lint warm", "validate", "memory", "scale-out",
+    "reference compare",
 )
 
 
