@@ -111,6 +111,7 @@ class ModuleIndex:
         self._names: dict[tuple[str, str], NameInfo] = {}
         self._compiled: dict[Path, dict[str, Path]] = {}
         self._top_levels: dict[Path, _TopLevel] = {}
+        self._star_filters: dict[str, frozenset[str] | None] = {}
         self.unreadable: dict[Path, SourceProblem] = {}
         """Files :meth:`tree` could not read or parse, and why (HUB011 reports the repo's)."""
 
@@ -194,7 +195,12 @@ class ModuleIndex:
         return re.search(pattern, source, re.MULTILINE) is not None
 
     def tree(self, path: Path) -> ast.Module | None:
-        """The parsed source of a file, or None when it cannot be read or parsed (:attr:`unreadable` says why)."""
+        """The parsed source of a file, or None when it cannot be read or parsed (:attr:`unreadable` says why).
+
+        A compiled or bytecode module (``.so``, ``.pyd``, ``.pyc``) has no source: None, and nothing is read.
+        """
+        if path.suffix != _SOURCE_SUFFIX:
+            return None
         if path not in self._trees:
             try:
                 self._trees[path] = parse_source(path).tree
@@ -238,7 +244,7 @@ class ModuleIndex:
             if binding is not None:
                 return self._classify_binding(binding, found, name, depth)
             for star_module in top_level.star_modules:
-                if not _star_exports(self, star_module, name):
+                if not self._star_binds(star_module, name):
                     continue
                 info = self.lookup(star_module, name, depth + 1)
                 if info.callability is not Callability.UNKNOWN or info.definition is not None:
@@ -255,6 +261,14 @@ class ModuleIndex:
             self._top_levels[found.path] = _TopLevel(
                 _last_module_level_bindings(tree), tuple(_star_imports(tree, found)), literal_all(tree))
         return self._top_levels[found.path]
+
+    def _star_binds(self, module: str, name: str) -> bool:
+        """Whether ``from module import *`` binds ``name`` (``__all__``, else public names); decided
+        per module once, as it is asked for every name of every module a package star-imports."""
+        if module not in self._star_filters:
+            self._star_filters[module] = _star_filter(self, module)
+        exported = self._star_filters[module]
+        return not name.startswith("_") if exported is None else name in exported
 
     def _classify_binding(self, node: ast.stmt, found: ModuleFile, name: str, depth: int) -> NameInfo:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -411,15 +425,14 @@ def literal_all(tree: ast.Module) -> tuple[str, ...] | None:
     return None
 
 
-def _star_exports(index: ModuleIndex, module: str, name: str) -> bool:
-    """Whether ``from module import *`` binds ``name`` (``__all__``, else public names)."""
+def _star_filter(index: ModuleIndex, module: str) -> frozenset[str] | None:
+    """The names ``from module import *`` binds when they are listed (its ``__all__``; none when
+    its source cannot be read), or None when it binds every public name."""
     found = index.find(module)
     if found is None or found.path is None or not found.has_source:
-        return not name.startswith("_")
+        return None
     tree = index.tree(found.path)
     if tree is None:
-        return False
+        return frozenset()
     exported = index.top_level(found, tree).exported
-    if exported is not None:
-        return name in exported
-    return not name.startswith("_")
+    return frozenset(exported) if exported is not None else None
