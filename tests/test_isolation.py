@@ -117,6 +117,18 @@ def rewrite_repo():
     except OSError as error:
         outside = errno.errorcode[error.errno]
     _report({{"seen": seen, "unmount": unmounted, "through /proc/1/root": outside}})
+
+
+def trace_server():
+    """Open the memory and environment of the worker's server, which forks the judge, as a debugger would."""
+    found = {{}}
+    for name in ("mem", "environ"):
+        try:
+            open(f"/proc/{{os.getppid()}}/{{name}}", "rb").close()
+            found[name] = "opened"
+        except OSError as error:
+            found[name] = errno.errorcode[error.errno]
+    _report(found)
 '''
 
 TOML = """
@@ -245,11 +257,16 @@ def test_repo_code_cannot_change_the_repo(namespace, blocked):
 
     (``blocked`` already proved every file of the repo byte-identical afterwards.)
     """
-    assert blocked[1]["rewrite_repo"] == {
-        "seen": [["data.txt", "hubconf.py", "new.txt"], "changed by repo code"],
-        "unmount": ["EINVAL", "EINVAL"],
-        "through /proc/1/root": "EACCES",
-    }
+    found = blocked[1]["rewrite_repo"]
+    assert found["seen"] == [["data.txt", "hubconf.py", "new.txt"], "changed by repo code"]
+    # EINVAL: the mount is locked; EPERM: the job's own user namespace holds no capability over it at all.
+    assert set(found["unmount"]) <= {"EINVAL", "EPERM"}
+    assert found["through /proc/1/root"] == "EACCES"
+
+
+def test_repo_code_cannot_reach_into_the_server(namespace, blocked):
+    """Each job runs in a user namespace of its own: no capability over the server that forks the judge."""
+    assert blocked[1]["trace_server"] == {"mem": "EACCES", "environ": "EACCES"}
 
 
 # Runs hubcheck in a user namespace of its own that may hold no further user namespace: the kernel

@@ -86,6 +86,10 @@ class Isolation:
         return f"network: {network}; repo: {repo}; other files: not isolated{reason}"
 
 
+_entered = False
+"""Whether :func:`enter` put this process in a user namespace (then each job gets one of its own)."""
+
+
 class _Refused(Exception):
     """A step of entering the namespaces failed; the message says which and why."""
 
@@ -139,7 +143,28 @@ def _enter_plan(plan: _Plan) -> str | None:
         _confine(plan)
     except _Refused as error:
         return str(error)
+    global _entered
+    _entered = True
     return None
+
+
+def isolate_job() -> None:
+    """In a process forked to run one job: a user namespace of its own, where the server is in one.
+
+    Each process holds every capability of the user namespace it is in. In a
+    namespace of its own, the job's code holds none over the server, its other
+    forks (the judge) or their namespaces: it cannot trace them, open their
+    memory or undo their mounts. Raises when the kernel refuses, so that the
+    job fails instead of running with less isolation than the report says.
+    """
+    if not _entered:
+        return
+    import ctypes
+
+    try:
+        _unshare(ctypes.CDLL(None, use_errno=True), _CLONE_NEWUSER, "a user namespace for the job")
+    except _Refused as error:
+        raise OSError(str(error)) from None
 
 
 def _probe(plan: _Plan) -> str | None:
