@@ -9,8 +9,10 @@ json`` on both sides (``tests/static_snapshot.py``), and the outputs must be equ
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import runpy
 import subprocess
 import sys
 from importlib import metadata
@@ -126,6 +128,21 @@ def test_the_table_describes_the_standard_library_and_common_packages(tmp_path):
     assert index.lookup("collections", "OrderedDict").instances is Callability.NOT_CALLABLE
 
 
+def test_the_shipped_table_is_what_the_generator_writes():
+    """Spot checks against this interpreter: the table is generated, not edited by hand."""
+    table = json.loads((PROJECT / "hubcheck" / "static" / "known_modules.json").read_text(encoding="utf-8"))
+    if table["python"] != f"{sys.version_info.major}.{sys.version_info.minor}":
+        pytest.skip(f"the table describes Python {table['python']}'s standard library")
+    generator = runpy.run_path(str(PROJECT / "tools" / "generate_static_knowledge.py"))
+    for name in ("json", "typing", "collections", "functools", "os.path", "pathlib"):
+        assert generator["_describe"](importlib.import_module(name)) == table["modules"][name], name
+    torch = pytest.importorskip("torch")
+    if torch.__version__ != table["third_party"]["torch"]:
+        pytest.skip(f"the table describes torch {table['third_party']['torch']}, this is {torch.__version__}")
+    for name in ("torch.hub", "torch.nn"):
+        assert generator["_describe"](importlib.import_module(name)) == table["modules"][name], name
+
+
 def _tree(root: Path, files: dict[str, str]) -> Path:
     for relative, text in files.items():
         path = root / relative
@@ -176,6 +193,9 @@ def test_a_retired_rule_is_explained_and_still_accepted(tmp_path, code):
     run = subprocess.run([sys.executable, "-m", "hubcheck", "rules", code], check=False, capture_output=True,
                          text=True, cwd=tmp_path, timeout=60)
     assert run.returncode == 0 and "validate" in run.stdout, run.stderr
+    as_json = subprocess.run([sys.executable, "-m", "hubcheck", "rules", code.lower(), "--format", "json"],
+                             check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert json.loads(as_json.stdout) == {"code": code, "retired": run.stdout.strip()}
     (tmp_path / "hubconf.py").write_text(
         f'dependencies = ["torch", "not_installed_anywhere"]  # hubcheck: ignore[{code}]\n\n\n'
         'def model():\n    """A model."""\n', encoding="utf-8")

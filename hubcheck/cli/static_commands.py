@@ -169,7 +169,9 @@ def rules_command(
         return
     rule = get_rule(code)
     if rule is None and code.upper() in RETIRED_RULES:
-        emit(RETIRED_RULES[code.upper()] + "\n", None)
+        note = RETIRED_RULES[code.upper()]
+        retired = {"code": code.upper(), "retired": note}
+        emit((json.dumps(retired, indent=2) if format is RulesFormat.JSON else note) + "\n", None)
         return
     if rule is None:
         close = difflib.get_close_matches(code.upper(), [r.code for r in ALL_RULES], n=1)
