@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -355,19 +356,23 @@ def _last_module_level_bindings(tree: ast.Module) -> dict[str, ast.stmt]:
     return found
 
 
-def _flatten_module_statements(body: list[ast.stmt]):
+# `try:` blocks, with `except*` (ast.TryStar) on Python 3.11 and later.
+_TRY_NODES: tuple[type[ast.stmt], ...] = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+
+
+def _flatten_module_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     for stmt in body:
         yield stmt
         if isinstance(stmt, ast.If):
             if not never_true_under_torch_hub(stmt.test):
                 yield from _flatten_module_statements(stmt.body)
             yield from _flatten_module_statements(stmt.orelse)
-        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            yield from _flatten_module_statements(stmt.body)
-            for handler in stmt.handlers:
+        elif isinstance(stmt, _TRY_NODES):
+            yield from _flatten_module_statements(stmt.body)  # type: ignore[attr-defined]
+            for handler in stmt.handlers:  # type: ignore[attr-defined]
                 yield from _flatten_module_statements(handler.body)
-            yield from _flatten_module_statements(stmt.orelse)
-            yield from _flatten_module_statements(stmt.finalbody)
+            yield from _flatten_module_statements(stmt.orelse)  # type: ignore[attr-defined]
+            yield from _flatten_module_statements(stmt.finalbody)  # type: ignore[attr-defined]
 
 
 def statement_bound_names(stmt: ast.stmt) -> set[str]:
@@ -413,16 +418,16 @@ def _star_imports(tree: ast.Module, found: ModuleFile) -> list[str]:
 
 def literal_all(tree: ast.Module) -> tuple[str, ...] | None:
     """``__all__`` when it is a literal list or tuple of strings."""
-    value = None
+    value: ast.expr | None = None
     for stmt in tree.body:
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
-        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-            value = stmt.value
-    if isinstance(value, (ast.List, ast.Tuple)) and all(
-        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts
-    ):
-        return tuple(e.value for e in value.elts)
-    return None
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+                value = stmt.value
+    if not isinstance(value, (ast.List, ast.Tuple)):
+        return None
+    names = [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return tuple(names) if len(names) == len(value.elts) else None
 
 
 def _star_filter(index: ModuleIndex, module: str) -> frozenset[str] | None:
