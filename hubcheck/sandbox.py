@@ -83,6 +83,8 @@ class WorkerOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
     overlay_repo: Path | None = None
     """Linux: the repo, to be put under an overlay so that repo code cannot change it; None leaves it writable."""
+    overlay_keep: tuple[Path, ...] = ()
+    """Directories inside ``overlay_repo`` shown as they are on disk, read-only (the references)."""
 
 
 class _Tail:
@@ -181,6 +183,8 @@ class Worker:
             argv.append("--allow-tf32")
         if self.options.overlay_repo is not None:
             argv += ["--overlay", str(self.options.overlay_repo), str(self._scratch / "overlay")]
+            for kept in self.options.overlay_keep:
+                argv += ["--overlay-keep", str(kept)]
         try:
             self._process = subprocess.Popen(
                 argv, cwd=self._scratch / "cwd", env=env, stdin=subprocess.DEVNULL,

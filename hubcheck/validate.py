@@ -108,6 +108,7 @@ class ValidationSession:
         self.worker_options = WorkerOptions(
             python=self.options.python, allow_network=allow_network, allow_tf32=self.options.allow_tf32,
             torch_home=self.options.torch_home, max_memory=max_memory, overlay_repo=self._overlay_repo(),
+            overlay_keep=self._overlay_keep(),
         )
         self._worker: Worker | None = None
         self.environment: Environment | None = None
@@ -121,6 +122,11 @@ class ValidationSession:
         if self.options.writes_repo or (kept is not None and kept.resolve().is_relative_to(repo)):
             return None
         return repo
+
+    def _overlay_keep(self) -> tuple[Path, ...]:
+        """The references directory, which the judge reads: the real one, read-only, not repo code's overlay."""
+        repo, refs = self._overlay_repo(), self.references_dir.resolve()
+        return (refs,) if repo is not None and refs.is_dir() and refs.is_relative_to(repo) and refs != repo else ()
 
     # -- worker life cycle ------------------------------------------------------------
 

@@ -109,6 +109,11 @@ def rewrite_repo():
         handle.write("created by repo code")
     os.remove(os.path.join(here, "hubcheck.toml"))
     seen = sorted(os.listdir(here)), open(os.path.join(here, "data.txt")).read()
+    try:
+        open(os.path.join(here, "hubcheck_refs", "forged.safetensors"), "w").close()
+        forged = "written"
+    except OSError as error:
+        forged = errno.errorcode[error.errno]
     libc = ctypes.CDLL(None, use_errno=True)
     unmounted = [libc.umount2(here.encode(), flags) == 0 or errno.errorcode[ctypes.get_errno()] for flags in (0, 2)]
     try:
@@ -116,7 +121,7 @@ def rewrite_repo():
         outside = "opened"
     except OSError as error:
         outside = errno.errorcode[error.errno]
-    _report({{"seen": seen, "unmount": unmounted, "through /proc/1/root": outside}})
+    _report({{"seen": seen, "forged reference": forged, "unmount": unmounted, "through /proc/1/root": outside}})
 
 
 def trace_server():
@@ -179,7 +184,7 @@ def probe_repo(tmp_path_factory, server) -> Path:
     host, listener = server
     root = tmp_path_factory.mktemp("isolation") / "repo"
     return write_repo(root, {"hubconf.py": HUBCONF.format(host=host, port=listener.getsockname()[1]),
-                             "hubcheck.toml": TOML, "data.txt": "as committed"})
+                             "hubcheck.toml": TOML, "data.txt": "as committed", "hubcheck_refs/.keep": ""})
 
 
 def _validate(repo: Path, *args: str) -> tuple[dict, dict[str, dict]]:
@@ -253,12 +258,14 @@ def test_patching_the_guard_does_not_open_the_network(blocked):
 
 
 def test_repo_code_cannot_change_the_repo(namespace, blocked):
-    """It sees its own writes; the overlay cannot be unmounted, nor the repo reached through a process outside.
+    """It sees its own writes, but not in the references; the overlay cannot be unmounted, nor the repo reached outside.
 
     (``blocked`` already proved every file of the repo byte-identical afterwards.)
     """
     found = blocked[1]["rewrite_repo"]
-    assert found["seen"] == [["data.txt", "hubconf.py", "new.txt"], "changed by repo code"]
+    assert found["seen"] == [["data.txt", "hubcheck_refs", "hubconf.py", "new.txt"], "changed by repo code"]
+    # The references stay the real ones, which the judge reads: repo code cannot plant its own there.
+    assert found["forged reference"] == "EROFS"
     # EINVAL: the mount is locked; EPERM: the job's own user namespace holds no capability over it at all.
     assert set(found["unmount"]) <= {"EINVAL", "EPERM"}
     assert found["through /proc/1/root"] == "EACCES"

@@ -27,6 +27,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--allow-tf32", action="store_true")
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--overlay", nargs=2, metavar=("REPO", "SCRATCH"), default=None)
+    parser.add_argument("--overlay-keep", action="append", default=[], metavar="DIR")
     return parser.parse_args(argv)
 
 
@@ -55,7 +56,8 @@ def _die_with_parent(parent_pid: int | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     # First: the kernel gives namespaces only to a process that has started no thread yet.
-    isolation = namespaces.enter(block_network=not args.allow_network, overlay=tuple(args.overlay) if args.overlay else None)
+    isolation = namespaces.enter(block_network=not args.allow_network, overlay=tuple(args.overlay) if args.overlay else None,
+                                 keep=tuple(args.overlay_keep))
     _die_with_parent(args.parent_pid)
     # `python -c` puts the working directory on sys.path; torch.hub users' scripts do not
     # have hubcheck's scratch directory there, and neither should repo code.

@@ -35,9 +35,17 @@ FILESYSTEM_OVERLAY = "repo-overlay"
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
+_MS_RDONLY = 0x1
 _MS_NOSUID = 0x2
 _MS_NODEV = 0x4
+_MS_NOEXEC = 0x8
+_MS_REMOUNT = 0x20
+_MS_NOATIME = 0x400
+_MS_NODIRATIME = 0x800
+_MS_BIND = 0x1000
 _MS_REC = 0x4000
+_MS_RELATIME = 1 << 21
+_MNT_DETACH = 0x2
 _MS_PRIVATE = 1 << 18
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
@@ -100,15 +108,19 @@ class _Plan:
     """Enter a network namespace with only loopback up."""
     overlay: tuple[str, str] | None
     """``(repo, scratch)``: put an overlay on the repo whose upper layer is a tmpfs mounted on scratch."""
+    keep: tuple[str, ...] = ()
+    """Directories inside the repo shown as they really are, read-only, through the overlay."""
 
 
-def enter(block_network: bool, overlay: tuple[str, str] | None = None) -> Isolation:
+def enter(block_network: bool, overlay: tuple[str, str] | None = None, keep: tuple[str, ...] = ()) -> Isolation:
     """Confine this process as far as the kernel allows, and say what holds.
 
     ``block_network`` asks for a network namespace; ``overlay`` (the repo and
     an empty scratch directory) for a mount namespace in which the repo is the
     lower layer of an overlay: repo code reads it as it is and its writes land
-    in a tmpfs that ends with the worker, so the repo is never changed. Must
+    in a tmpfs that ends with the worker, so the repo is never changed;
+    ``keep`` (the references directory) stays the real one, read-only, so
+    that what the judge compares against is what is on disk. Must
     run while the process is single-threaded. Where the kernel refuses, that
     part changes nothing and the reason names the refusal.
     """
@@ -123,7 +135,7 @@ def enter(block_network: bool, overlay: tuple[str, str] | None = None) -> Isolat
         reasons.append(f"no namespaces on {sys.platform}")
         return Isolation(NETWORK_AUDIT_HOOK if block_network else NETWORK_NONE, FILESYSTEM_NONE, "; ".join(reasons))
     network = NETWORK_NAMESPACE if block_network else NETWORK_NONE
-    refusal = _enter_plan(_Plan(block_network, overlay))
+    refusal = _enter_plan(_Plan(block_network, overlay, keep))
     if refusal is None:
         return Isolation(network, FILESYSTEM_OVERLAY if overlay else FILESYSTEM_NONE, "; ".join(reasons))
     # A refused overlay must not cost the network namespace.
@@ -201,7 +213,7 @@ def _confine(plan: _Plan) -> None:
     if plan.network:
         _bring_up_loopback()
     if plan.overlay:
-        _overlay(libc, *plan.overlay)
+        _overlay(libc, *plan.overlay, plan.keep)
         # Mounts made in this namespace could be unmounted again by whoever holds its capabilities, which
         # repo code would: in a further user and mount namespace the kernel locks them (MNT_LOCKED).
         _unshare(libc, _CLONE_NEWUSER | _CLONE_NEWNS, "a nested user namespace to lock the mounts")
@@ -219,7 +231,7 @@ def _unshare(libc, flags: int, what: str) -> None:
     _write_proc("gid_map", f"{gid} {gid} 1")
 
 
-def _overlay(libc, repo: str, scratch: str) -> None:
+def _overlay(libc, repo: str, scratch: str, keep: tuple[str, ...]) -> None:
     import ctypes
 
     def mount(source: str | None, target: str, kind: str | None, flags: int, data: str | None, what: str) -> None:
@@ -234,8 +246,29 @@ def _overlay(libc, repo: str, scratch: str) -> None:
     upper, work = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
     os.mkdir(upper)
     os.mkdir(work)
+    # The kept directories, bound read-only to the scratch before the overlay hides their real paths.
+    staged = []
+    for index, path in enumerate(keep):
+        stage = os.path.join(scratch, f"keep{index}")
+        os.mkdir(stage)
+        mount(path, stage, None, _MS_BIND | _MS_REC, None, f"bind {path}")
+        # A remount must repeat the flags the kernel locked on the original mount (nosuid, nodev...).
+        flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _locked_flags(os.statvfs(path).f_flag)
+        mount(None, stage, None, flags, None, f"make {path} read-only")
+        staged.append((stage, path))
     options = f"lowerdir={_escape(repo)},upperdir={_escape(upper)},workdir={_escape(work)},userxattr"
     mount("hubcheck-repo", repo, "overlay", 0, options, f"mount an overlay on {repo}")
+    for stage, path in staged:
+        mount(stage, path, None, _MS_BIND | _MS_REC, None, f"show {path} through the overlay")
+        if libc.umount2(stage.encode(), _MNT_DETACH) != 0:
+            raise _Refused(f"could not unmount {stage}: {os.strerror(ctypes.get_errno())}")
+
+
+def _locked_flags(statvfs_flags: int) -> int:
+    """The mount flags of ``statvfs().f_flag`` that a remount in a user namespace must keep."""
+    pairs = ((os.ST_NOSUID, _MS_NOSUID), (os.ST_NODEV, _MS_NODEV), (os.ST_NOEXEC, _MS_NOEXEC),
+             (os.ST_NOATIME, _MS_NOATIME), (os.ST_NODIRATIME, _MS_NODIRATIME), (os.ST_RELATIME, _MS_RELATIME))
+    return sum(mount_flag for statvfs_flag, mount_flag in pairs if statvfs_flags & statvfs_flag)
 
 
 def _escape(path: str) -> str:
