@@ -104,10 +104,10 @@ def dynamic_listing(repo: ResolvedRepo, python: str | None = None) -> Listing:
     static = {e.name: e for e in model.entrypoints} if model is not None else {}
     entries = []
     for item in outcome.entries.values():
-        known = static.get(item["name"])
+        known = static.get(item.name)
         entries.append(ListedEntrypoint(
-            name=item["name"], kind=known.kind.value if known else item["kind"], signature=item["signature"],
-            doc=None if item.get("generic_doc") else item["doc"], line=known.line if known else item["line"],
-            leaked=known.leaked if known else None, dynamic=known is None, generic_doc=bool(item.get("generic_doc")),
+            name=item.name, kind=known.kind.value if known else item.kind, signature=item.signature,
+            doc=None if item.generic_doc else item.doc, line=known.line if known else item.line,
+            leaked=known.leaked if known else None, dynamic=known is None, generic_doc=item.generic_doc,
         ))
     return Listing(repo, "dynamic", True, tuple(entries))

@@ -1,15 +1,22 @@
-"""Run repo code in a supervised worker process and survive whatever it does.
+"""Run repo code in supervised processes and survive whatever it does.
 
-The worker gets a scratch working directory (so cwd-relative paths fail here
-as they fail for users), closed stdin (a trust prompt cannot hang), a private
-TORCH_HOME, its own process group (so children it spawns die with it), and
-optionally a memory limit enforced by watching the group's resident memory.
-Results come back as JSON lines on a dedicated pipe; stdout and stderr belong
-to the repo's code and only their last few kilobytes are kept, for messages.
+The worker is a fork server (:mod:`hubcheck.worker.main`): started once with a
+scratch working directory, closed stdin, a private TORCH_HOME and its own
+session, it imports torch and then forks one process per job, each in a fresh
+working directory with the server's pristine environment and modules, in its own
+process group. Everything a job's process writes on its message pipe reaches
+this process as bytes relayed by the server, and is decoded here against the
+messages that process may send (:mod:`hubcheck.worker.protocol`); what does not
+decode becomes a :class:`~hubcheck.worker.protocol.ProtocolError` in the job's
+messages, never an exception. A job ends when the server reports its process's
+exit status, whoever still holds its pipe. stdout and stderr belong to the
+repo's code and only their last few kilobytes are kept, for messages.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections
 import os
 import queue
@@ -22,20 +29,38 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hubcheck.errors import MissingDependencyError, UsageError
-from hubcheck.worker.protocol import LineReader, send
+from hubcheck.worker import processes
+from hubcheck.worker.protocol import (
+    SERVER_MESSAGES,
+    ChildData,
+    Exit,
+    Exited,
+    Fatal,
+    Finished,
+    Hello,
+    LineReader,
+    LineSplitter,
+    ProtocolError,
+    Started,
+    decode,
+    preview,
+    send,
+)
 
 _WORKER_DIR = Path(__file__).resolve().parent / "worker"
 _OUTPUT_TAIL_BYTES = 16 * 1024
 _MEMORY_POLL_S = 0.1
 _GRACEFUL_EXIT_S = 5.0
-# How a timeout message names the job that was running ("timed out after 5 s while importing hubconf").
-_JOB_DESCRIPTIONS = {"import": "importing hubconf", "run": "running an entry point"}
+# How long the server may take to report the exit of a process just killed.
+_KILLED_EXIT_S = 10.0
+_CRASH_OUTPUT_S = 0.1
+# All a job's process may write on its message pipe; beyond it hubcheck stops reading.
+_MAX_JOB_MESSAGE_BYTES = 64 * 1024 * 1024
 # Every process the worker starts inherits this variable, with a value unique to the worker:
 # children that leave its process group (setsid, daemons) are still found through it.
 _TOKEN_ENV = "HUBCHECK_WORKER_TOKEN"
@@ -54,20 +79,6 @@ sys.exit(main())
 """
 
 
-class WorkerDied(Exception):
-    """The worker ended before answering: crash, timeout, memory limit or exit."""
-
-    def __init__(self, message: str, output_tail: str = "", events: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.output_tail = output_tail
-        self.events = events or []
-
-
-class WorkerTimedOut(WorkerDied):
-    """The worker ran past the time it was given and was killed."""
-
-
 @dataclass(frozen=True)
 class WorkerOptions:
     """How to start a worker."""
@@ -79,12 +90,50 @@ class WorkerOptions:
     torch_home: Path | None = None
     """TORCH_HOME for repo code; None gives each worker a private, empty one."""
     max_memory: int | None = None
-    """Bytes of resident memory the worker's process group may use; None is unlimited."""
+    """Bytes of resident memory a job's processes may use together; None is unlimited."""
     extra_env: dict[str, str] = field(default_factory=dict)
     overlay_repo: Path | None = None
     """Linux: the repo, to be put under an overlay so that repo code cannot change it; None leaves it writable."""
     overlay_keep: tuple[Path, ...] = ()
     """Directories inside ``overlay_repo`` shown as they are on disk, read-only (the references)."""
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What one forked job did: its messages in order of arrival, and how its process ended."""
+
+    messages: tuple[Any, ...]
+    """Decoded messages, with a :class:`ProtocolError` where something else arrived."""
+    returncode: int | None
+    """The process's exit code, or minus the signal that killed it; None when the server never said."""
+    timed_out: bool = False
+    memory_limit: int | None = None
+    """The limit it was killed for exceeding, or None."""
+    server_lost: str | None = None
+    """Why the fork server itself is gone (the job's process took it down...), or None."""
+    output: str = ""
+    """The last lines the worker printed while the job ran, for failure messages."""
+
+    @property
+    def finished(self) -> bool:
+        """The process sent everything it had to and exited with code 0."""
+        return self.returncode == 0 and any(isinstance(m, Finished) for m in self.messages)
+
+    @property
+    def death(self) -> str:
+        """Why the process ended before finishing (for a job that did not ``finish``)."""
+        if self.server_lost is not None:
+            return self.server_lost
+        if self.memory_limit is not None:
+            return f"worker killed: memory use exceeded the limit of {_size(self.memory_limit)} (--max-memory)"
+        code = self.returncode
+        if code is None:
+            return "the worker stopped answering"
+        if code < 0:
+            return f"worker killed by {_signal_name(-code)}"
+        if code == 0:
+            return "worker exited with code 0 before reporting every check (repo code called sys.exit, os._exit or similar)"
+        return f"worker exited with code {code} (repo code called sys.exit, os._exit or similar)"
 
 
 class _Tail:
@@ -93,6 +142,7 @@ class _Tail:
     def __init__(self, stream) -> None:
         self._chunks: collections.deque[bytes] = collections.deque()
         self._size = 0
+        self._total = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
         self._thread.start()
@@ -102,14 +152,22 @@ class _Tail:
             with self._lock:
                 self._chunks.append(chunk)
                 self._size += len(chunk)
+                self._total += len(chunk)
                 while self._size - len(self._chunks[0]) >= _OUTPUT_TAIL_BYTES:
                     self._size -= len(self._chunks.popleft())
         stream.close()
 
-    def text(self) -> str:
-        self._thread.join(timeout=1.0)
+    def mark(self) -> int:
+        """How many bytes arrived so far: ``text(since=mark())`` later shows only what came after."""
         with self._lock:
-            data = b"".join(self._chunks)[-_OUTPUT_TAIL_BYTES:]
+            return self._total
+
+    def text(self, since: int = 0, wait: bool = True) -> str:
+        if wait:
+            self._thread.join(timeout=1.0)
+        with self._lock:
+            data = b"".join(self._chunks)
+            data = data[max(len(data) - (self._total - since), 0):][-_OUTPUT_TAIL_BYTES:]
         return data.decode("utf-8", errors="replace")
 
 
@@ -123,20 +181,27 @@ def resolve_python(python: str | None) -> str:
     return found
 
 
+def _spawn_worker(argv: list[str], env: dict[str, str], cwd: Path, pass_fds: tuple[int, ...]) -> subprocess.Popen:
+    """Start the fork server: the one place its process is created."""
+    return subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        pass_fds=pass_fds, start_new_session=True,
+    )
+
+
 class Worker:
-    """One worker process; use as a context manager."""
+    """The fork server and the jobs it runs, one at a time; use as a context manager."""
 
     def __init__(self, options: WorkerOptions | None = None) -> None:
         self.options = options or WorkerOptions()
-        self.hello: dict[str, Any] | None = None
+        self.hello: Hello | None = None
         self._process: subprocess.Popen | None = None
         self._scratch: Path | None = None
         self._events: queue.Queue = queue.Queue()
-        self._memory_exceeded = threading.Event()
-        self._stopped = threading.Event()
         self._token = secrets.token_hex(16)
+        self._jobs = 0
         self._busy = False
-        """A job is in flight: the worker cannot answer an exit request until it finishes."""
+        """A job is in flight: the server cannot answer an exit request until it ends."""
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -151,8 +216,8 @@ class Worker:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self, timeout: float = 120.0) -> dict[str, Any]:
-        """Start the process and wait for its hello (Python, torch and devices)."""
+    def start(self, timeout: float = 120.0) -> Hello:
+        """Start the server and wait for its hello (Python, torch and devices)."""
         python = resolve_python(self.options.python)
         self._scratch = Path(tempfile.mkdtemp(prefix="hubcheck-worker-"))
         torch_home = self.options.torch_home or (self._scratch / "torch_home")
@@ -186,11 +251,7 @@ class Worker:
             for kept in self.options.overlay_keep:
                 argv += ["--overlay-keep", str(kept)]
         try:
-            self._process = subprocess.Popen(
-                argv, cwd=self._scratch / "cwd", env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(commands_read, results_write),
-                start_new_session=True,
-            )
+            self._process = _spawn_worker(argv, env, self._scratch / "cwd", (commands_read, results_write))
         finally:
             os.close(commands_read)
             os.close(results_write)
@@ -198,38 +259,42 @@ class Worker:
         self._stdout = _Tail(self._process.stdout)
         self._stderr = _Tail(self._process.stderr)
         threading.Thread(target=self._read_results, args=(results_read,), daemon=True).start()
-        if self.options.max_memory:
-            threading.Thread(target=self._watch_memory, daemon=True).start()
-        events = self._collect(until={"hello", "fatal"}, timeout=timeout, what="starting the worker")
-        last = events[-1]
-        if last["event"] == "fatal":
-            self.close()
-            message = last["message"]
+        first = self._next(time.monotonic() + timeout)
+        if isinstance(first, Hello):
+            self.hello = first
+            return first
+        self.close()
+        if isinstance(first, Fatal):
+            message = first.message
             if "No module named 'torch'" in message or "No module named 'safetensors'" in message:
                 raise MissingDependencyError(
                     f"the worker interpreter {python} cannot import torch: install it with "
                     "`pip install 'hubcheck[run]'` (or torch and safetensors) in that environment"
                 )
-            raise MissingDependencyError(f"the worker interpreter {python} failed to start: {message}")
-        self.hello = last
-        return last
+        elif first is _TIMEOUT:
+            message = f"no answer within {_seconds(timeout)}"
+        elif isinstance(first, ProtocolError):
+            message = str(first)
+        else:
+            message = self._server_death()
+        raise MissingDependencyError(f"the worker interpreter {python} failed to start: {message}")
 
     def close(self) -> None:
-        """Ask the worker to exit, then make sure it and everything it started are gone."""
-        self._stopped.set()
+        """Ask the server to exit, then make sure it and everything it started are gone."""
         process = self._process
         if process is not None:
-            # A worker still busy with a job (hubcheck was interrupted while waiting for it)
+            # A server still busy with a job (hubcheck was interrupted while waiting for it)
             # would only answer the exit request after the job: it is killed at once.
             if process.poll() is None and not self._busy:
                 try:
-                    send(self._commands, {"op": "exit"})
+                    send(self._commands, Exit())
                 except OSError:
                     pass
                 try:
                     process.wait(timeout=_GRACEFUL_EXIT_S)
                 except subprocess.TimeoutExpired:
                     pass
+            processes.kill(processes.descendants(process.pid))
             self._kill_group()
             process.wait()
             _kill_tagged(f"{_TOKEN_ENV}={self._token}".encode())
@@ -250,84 +315,120 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
 
-    # -- requests ----------------------------------------------------------------------
+    # -- jobs --------------------------------------------------------------------------
 
-    def request(
-        self,
-        job: dict[str, Any],
-        timeout: float,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Send a job and return its events up to ``done``.
+    def job_dir(self) -> Path:
+        """A fresh directory for one job: ``cwd`` (its working directory) and ``data`` (its outputs)."""
+        if self._scratch is None:
+            raise RuntimeError("the worker is not started")
+        self._jobs += 1
+        directory = self._scratch / "jobs" / str(self._jobs)
+        (directory / "cwd").mkdir(parents=True)
+        (directory / "data").mkdir()
+        return directory
 
-        Raises:
-            WorkerTimedOut: no ``done`` within ``timeout`` seconds; the worker was killed.
-            WorkerDied: the worker ended first; the exception carries the events received.
+    def run(self, job: Any, timeout: float, allowed: tuple[type, ...]) -> JobRun:
+        """Fork a process for ``job`` and collect what it sends, as ``allowed`` messages, until it exits.
+
+        Never raises for what the job's process does: a timeout, a crash, the memory
+        limit, malformed messages and even the loss of the server are in the result.
         """
-        if not self.alive:
-            raise WorkerDied("the worker is not running")
+        process = self._process
+        if process is None or process.poll() is not None:
+            return JobRun((), None, server_lost=self._server_death())
+        marks = (self._stdout.mark(), self._stderr.mark())
+        self._busy = True
         try:
             send(self._commands, job)
         except OSError:
-            raise WorkerDied(self._death_message(), self.output_tail()) from None
-        what = _JOB_DESCRIPTIONS.get(job.get("op"), f"running job {job.get('op')!r}")
-        self._busy = True
-        events = self._collect(until={"done"}, timeout=timeout, what=what, on_event=on_event)
-        self._busy = False
-        return events
-
-    def _collect(self, until: set[str], timeout: float, what: str, on_event=None) -> list[dict[str, Any]]:
+            self._busy = False
+            return JobRun((), None, server_lost=self._server_death())
+        collected = _Collected(allowed)
         deadline = time.monotonic() + timeout
-        events: list[dict[str, Any]] = []
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                event = self._events.get(timeout=max(remaining, 0.0)) if remaining > 0 else self._events.get_nowait()
-            except queue.Empty:
-                self._kill_group()
-                raise WorkerTimedOut(f"timed out after {_seconds(timeout)} while {what}", self.output_tail(), events) from None
-            if event is None:
-                raise WorkerDied(self._death_message(), self.output_tail(), events)
-            events.append(event)
-            if on_event is not None:
-                on_event(event)
-            if event.get("event") in until:
-                return events
+        stop_watch = threading.Event()
+        memory = _MemoryWatch(process.pid, self.options.max_memory, stop_watch)
+        server_lost: str | None = None
+        try:
+            while True:
+                event = self._next(deadline)
+                if event is _TIMEOUT:
+                    if collected.timed_out:
+                        server_lost = "the worker did not report the end of a process it was asked to kill"
+                        break
+                    collected.timed_out = True
+                    processes.kill(processes.descendants(process.pid))
+                    deadline = time.monotonic() + _KILLED_EXIT_S
+                    continue
+                if isinstance(event, Exited):
+                    collected.finish(event.returncode)
+                    break
+                if isinstance(event, Started):
+                    memory.start()
+                elif isinstance(event, ChildData):
+                    collected.feed(event)
+                else:
+                    server_lost = self._server_lost(event)
+                    break
+        finally:
+            stop_watch.set()
+            self._busy = False
+        if server_lost is not None:
+            self.close()
+        elif collected.returncode != 0:
+            # What the process wrote just before it died (a crash dump) may still be on its way.
+            time.sleep(_CRASH_OUTPUT_S)
+        return JobRun(
+            tuple(collected.messages), collected.returncode, collected.timed_out,
+            self.options.max_memory if memory.exceeded.is_set() else None, server_lost,
+            self._output_since(marks),
+        )
+
+    def _server_lost(self, event: Any) -> str:
+        if isinstance(event, ProtocolError):
+            return f"the worker broke the protocol ({event})"
+        if event is None:
+            return self._server_death()
+        return f"the worker sent an unexpected {type(event).TAG!r} message"
+
+    def _next(self, deadline: float) -> Any:
+        remaining = deadline - time.monotonic()
+        try:
+            return self._events.get(timeout=remaining) if remaining > 0 else self._events.get_nowait()
+        except queue.Empty:
+            return _TIMEOUT
 
     def _read_results(self, fd: int) -> None:
         reader = LineReader(fd)
         try:
             while True:
-                message = reader.read()
+                message = reader.read(SERVER_MESSAGES)
                 if message is None:
                     break
                 self._events.put(message)
-        except (OSError, ValueError):
+        except ProtocolError as error:
+            self._events.put(error)
+        except OSError:
             pass
         finally:
             os.close(fd)
             self._events.put(None)
 
-    def _death_message(self) -> str:
+    def _server_death(self) -> str:
         process = self._process
+        if process is None:
+            return "the worker is not running"
         try:
-            code = process.wait(timeout=5.0) if process is not None else None
+            code = process.wait(timeout=5.0)
         except subprocess.TimeoutExpired:
-            self._kill_group()
-            code = process.wait()
-        if self._memory_exceeded.is_set():
-            return f"worker killed: memory use exceeded the limit of {_size(self.options.max_memory)} (--max-memory)"
-        if code is None:
             return "the worker stopped answering"
         if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return f"worker killed by {name}"
-        return f"worker exited with code {code} (repo code called sys.exit, os._exit or similar)"
+            return f"the worker's fork server was killed by {_signal_name(-code)}"
+        return f"the worker's fork server exited with code {code}"
 
-    def output_tail(self, lines: int = 20) -> str:
+    def _output_since(self, marks: tuple[int, int]) -> str:
+        return self.output_tail(since=marks, wait=False)
+
+    def output_tail(self, lines: int = 20, since: tuple[int, int] = (0, 0), wait: bool = True) -> str:
         """The last lines the worker printed (stderr first), for failure messages.
 
         A crash dump of faulthandler's becomes one line at the end, naming the frames
@@ -335,10 +436,11 @@ class Worker:
         the list of extension modules, which say nothing about the crash.
         """
         parts = []
-        for name, tail in (("stderr", getattr(self, "_stderr", None)), ("stdout", getattr(self, "_stdout", None))):
+        pairs = (("stderr", getattr(self, "_stderr", None), since[1]), ("stdout", getattr(self, "_stdout", None), since[0]))
+        for name, tail, mark in pairs:
             if tail is None:
                 continue
-            text, crash = _split_crash_dump(tail.text())
+            text, crash = _split_crash_dump(tail.text(mark, wait))
             text = text.strip()
             if text:
                 parts.append(f"[{name}] " + "\n".join(text.splitlines()[-lines:]))
@@ -346,14 +448,70 @@ class Worker:
                 parts.append(f"[{name}] {crash}")
         return "\n".join(parts)
 
-    # -- memory limit ------------------------------------------------------------------
 
-    def _watch_memory(self) -> None:
-        limit = self.options.max_memory
-        while not self._stopped.is_set() and self.alive:
-            if group_rss(self._process.pid) > limit:
-                self._memory_exceeded.set()
-                self._kill_group()
+_TIMEOUT = object()
+
+
+class _Collected:
+    """The messages of one job's process, decoded from the bytes the server relays."""
+
+    def __init__(self, allowed: tuple[type, ...]) -> None:
+        self.allowed = allowed
+        self.messages: list[Any] = []
+        self.returncode: int | None = None
+        self.timed_out = False
+        self._lines = LineSplitter()
+        self._received = 0
+
+    def feed(self, data: ChildData) -> None:
+        if self._received > _MAX_JOB_MESSAGE_BYTES:
+            return
+        try:
+            chunk = base64.b64decode(data.base64, validate=True)
+        except (binascii.Error, ValueError):
+            self.messages.append(ProtocolError("relayed bytes that are not base64"))
+            return
+        self._received += len(chunk)
+        if self._received > _MAX_JOB_MESSAGE_BYTES:
+            self.messages.append(ProtocolError(
+                f"more than {_MAX_JOB_MESSAGE_BYTES // 2**20} MiB of messages; the rest was not read"))
+            return
+        for line in self._lines.feed(chunk):
+            if isinstance(line, ProtocolError):
+                self.messages.append(line)
+                continue
+            try:
+                self.messages.append(decode(line, self.allowed))
+            except ProtocolError as error:
+                self.messages.append(error)
+
+    def finish(self, returncode: int) -> None:
+        self.returncode = returncode
+        rest = self._lines.rest()
+        if rest:
+            self.messages.append(ProtocolError(f"a message cut short when the process ended: {preview(rest)}"))
+
+
+class _MemoryWatch:
+    """Kills a job's processes when together they hold more resident memory than the limit."""
+
+    def __init__(self, server_pid: int, limit: int | None, stop: threading.Event) -> None:
+        self.server_pid = server_pid
+        self.limit = limit
+        self.stop = stop
+        self.exceeded = threading.Event()
+
+    def start(self) -> None:
+        if self.limit:
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        assert self.limit is not None
+        while not self.stop.is_set():
+            found = processes.descendants(self.server_pid)
+            if processes.resident_bytes(found) > self.limit:
+                self.exceeded.set()
+                processes.kill(found)
                 return
             time.sleep(_MEMORY_POLL_S)
 
@@ -401,27 +559,11 @@ def _kill_tagged(entry: bytes) -> None:
                 pass
 
 
-def group_rss(pgid: int) -> int:
-    """Resident bytes of every process in a process group (Linux /proc; 0 elsewhere)."""
-    total = 0
-    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+def _signal_name(number: int) -> str:
     try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return 0
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read().rsplit(b")", 1)[1].split()
-            if int(stat[2]) != pgid:
-                continue
-            with open(f"/proc/{entry}/statm", "rb") as handle:
-                total += int(handle.read().split()[1]) * page
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _seconds(value: float) -> str:

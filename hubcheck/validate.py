@@ -12,6 +12,7 @@ import difflib
 import fnmatch
 import importlib.util
 import shlex
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,39 @@ from hubcheck.errors import MissingDependencyError, UsageError
 from hubcheck.isolation import Isolation
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.results import CheckResult, Environment, Report, Status
-from hubcheck.sandbox import Worker, WorkerDied, WorkerOptions, WorkerTimedOut
+from hubcheck.sandbox import JobRun, Worker, WorkerOptions
 from hubcheck.static.model import HubconfModel
+from hubcheck.verdicts import (
+    ChildReport,
+    JudgeReport,
+    decide,
+    read_child,
+    read_judge,
+    with_output,
+)
+from hubcheck.worker.protocol import (
+    JUDGE_MESSAGES,
+    REPO_MESSAGES,
+    EntryDescription,
+    Errored,
+    Finished,
+    Imported,
+    ImportJob,
+    JudgeJob,
+    ProtocolError,
+    RecordSpec,
+    ReferenceInfo,
+    RunJob,
+)
+from hubcheck.worker.references import ReferencePathRefused, reference_file
 
 ENTRYPOINT_CHECKS = ("load", "forward", "determinism", "state-dict-roundtrip", "reference")
 ACCELERATOR_CHECKS = ("device-parity",)
 REPO_CHECKS = ("import", "dependencies", "entrypoints")
 REFERENCE_CASE = "default"
+_IMPORT_MESSAGES = (Imported, Errored, Finished)
+_RUN_MESSAGES = tuple(kind for kind in REPO_MESSAGES if kind is not Imported)
+_JUDGE_MIN_TIMEOUT_S = 60.0
 
 OnResult = Callable[[CheckResult], None]
 
@@ -66,7 +93,7 @@ class ImportOutcome:
     names: list[str]
     blocked_reason: str | None
     """Why entry points cannot be checked (import failed, missing dependencies), or None."""
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[str, EntryDescription] = field(default_factory=dict)
 
     @property
     def failures(self) -> str | None:
@@ -147,8 +174,8 @@ class ValidationSession:
                 self._worker.close()
             self._worker = Worker(self.worker_options)
             hello = self._worker.start()
-            self.environment = Environment(hello["python"], hello["torch"], tuple(hello["devices"]), hello["executable"],
-                                           Isolation.from_json(hello["isolation"]))
+            self.environment = Environment(hello.python, hello.torch, hello.devices, hello.executable,
+                                           Isolation.from_json(hello.isolation))
         return self._worker
 
     def start(self) -> Environment:
@@ -167,34 +194,25 @@ class ValidationSession:
         # The repo's own timeout bounds the import too: a hubconf that never finishes
         # importing must not hold the run for longer than any entry point may.
         timeout = self.options.timeout or self.config.validate.timeout
-        try:
-            events = worker.request({"op": "import", "repo": str(self.repo.path), "describe": True}, timeout)
-        except WorkerDied as died:
-            if isinstance(died, WorkerTimedOut):
-                reason = f"timed out after {timeout:g} s while importing hubconf ([validate] timeout or --timeout)"
-            else:
-                reason = f"{died.message} while importing hubconf"
-            results.append(self._repo_result("import", Status.FAILED, _with_output(reason, died.output_tail)))
-            self._import = ImportOutcome(results, [], "hubconf failed to import")
-            self.close()
-            return self._import
-        error = next((e for e in events if e["event"] == "error"), None)
-        if error is not None:
-            results.append(self._repo_result("import", Status.FAILED, f"importing hubconf.py failed: {error['message']}"))
+        job = ImportJob(str(self.repo.path), str(worker.job_dir() / "cwd"), describe=True)
+        run = worker.run(job, timeout, _IMPORT_MESSAGES)
+        imported = next((m for m in run.messages if isinstance(m, Imported)), None)
+        failure = _import_failure(run, timeout)
+        if failure is not None or imported is None:
+            results.append(self._repo_result("import", Status.FAILED, failure or "the import reported no entry points"))
             self._import = ImportOutcome(results, [], "hubconf failed to import")
             return self._import
-        imported = next(e for e in events if e["event"] == "imported")
-        names = imported["names"]
+        names = list(imported.names)
         results.append(self._repo_result("import", Status.PASSED,
                                          f"hubconf.py imports the torch.hub way; {_count(len(names), 'entry point')}"))
         blocked = None
-        if imported["dependency_error"]:
-            results.append(self._repo_result("dependencies", Status.FAILED, imported["dependency_error"]))
-            blocked = imported["dependency_error"]
+        if imported.dependency_error:
+            results.append(self._repo_result("dependencies", Status.FAILED, imported.dependency_error))
+            blocked = imported.dependency_error
         else:
             results.append(self._repo_result("dependencies", Status.PASSED, "torch.hub's dependency check passes"))
         results.append(self._compare_static(names))
-        entries = {entry["name"]: entry for entry in imported.get("entries", [])}
+        entries = {entry.name: entry for entry in imported.entries}
         self._import = ImportOutcome(results, names, blocked, entries)
         return self._import
 
@@ -308,7 +326,8 @@ class ValidationSession:
         return self.repo.path / self.config.validate.references
 
     def reference_path(self, entrypoint: str) -> Path:
-        return self.references_dir / entrypoint / f"{REFERENCE_CASE}.safetensors"
+        """The entry point's reference file (see :func:`reference_file`: it raises ReferencePathRefused)."""
+        return reference_file(self.repo.path, self.references_dir, entrypoint, REFERENCE_CASE)
 
     def _display(self, path: Path) -> str:
         try:
@@ -320,22 +339,21 @@ class ValidationSession:
         spec = self.options.spec_for_commands or self.repo.spec.raw
         return " ".join(["hubcheck", words[0], shlex.quote(spec), *[shlex.quote(w) for w in words[1:]]])
 
-    def _reference_job(self, name: str) -> dict[str, Any]:
-        path = self.reference_path(name)
+    def _reference_job(self, name: str) -> ReferenceInfo:
+        try:
+            path = self.reference_path(name)
+        except ReferencePathRefused as refused:
+            return ReferenceInfo("", "", False, str(refused), refused.is_fault, "")
         any_references = self.references_dir.is_dir() and any(self.references_dir.glob("*/*.safetensors"))
         record = self.command("record", "--entrypoint", name)
         if any_references:
             missing = f"no reference for {name!r} ({self._display(path)}): record it with `{record}`"
         else:
             missing = f"no references recorded: start with `{self.command('record')}`"
-        return {
-            "path": str(path),
-            "display_path": self._display(path),
-            "exists": path.exists(),
-            "missing_message": missing,
-            "missing_fails": any_references or self.options.require_references,
-            "update_command": f"`{self.command('record', '--entrypoint', name, '--update')}`",
-        }
+        return ReferenceInfo(
+            str(path), self._display(path), path.exists(), missing, any_references or self.options.require_references,
+            f"`{self.command('record', '--entrypoint', name, '--update')}`",
+        )
 
     def expected_checks(self, name: str, devices: tuple[str, ...] | None = None) -> list[tuple[str, str | None]]:
         """Every (check, device) the entry point gets, run or skipped."""
@@ -356,7 +374,8 @@ class ValidationSession:
         outcome = self.import_hubconf()
         model = self._static_model()[0]
         static_entry = model.entrypoint(name) if model is not None else None
-        line = (static_entry.line if static_entry else None) or outcome.entries.get(name, {}).get("line")
+        described = outcome.entries.get(name)
+        line = (static_entry.line if static_entry else None) or (described.line if described else None)
         entry_config = self.config.entrypoint(name)
         expected = self.expected_checks(name, devices)
         results: list[CheckResult] = []
@@ -366,62 +385,56 @@ class ValidationSession:
             if on_result is not None:
                 on_result(result)
 
-        def skip_rest(reason: str, status: Status = Status.SKIPPED) -> None:
-            done = {(r.check, r.device) for r in results}
+        def skip_all(reason: str) -> list[CheckResult]:
             for check, device in expected:
-                if (check, device) not in done:
-                    add(CheckResult(name, check, device, status, reason, line=line))
+                add(CheckResult(name, check, device, Status.SKIPPED, reason, line=line))
+            return results
 
         if outcome.blocked_reason:
-            skip_rest(outcome.blocked_reason)
-            return results
+            return skip_all(outcome.blocked_reason)
         if entry_config.skip:
-            skip_rest(f"skipped by hubcheck.toml: {entry_config.skip}")
-            return results
-        devices, missing = self.devices_for(entry_config, devices)
-        job = {
-            "op": "run", "repo": str(self.repo.path), "entrypoint": name, "config": _job_config(entry_config),
-            "devices": devices, "checks": ["docstring", *ENTRYPOINT_CHECKS, *ACCELERATOR_CHECKS],
-            "reference": self._reference_job(name), "commit": self.repo.commit,
-            "keep_obtained": str(self.options.keep_obtained) if self.options.keep_obtained else None,
-        }
+            return skip_all(f"skipped by hubcheck.toml: {entry_config.skip}")
+        run_devices, missing = self.devices_for(entry_config, devices)
         timeout = self.options.timeout or entry_config.timeout or self.config.validate.timeout
-        current: dict[str, Any] = {}
-
-        def on_event(event: dict[str, Any]) -> None:
-            if event["event"] == "begin":
-                current.update(event)
-            elif event["event"] == "result":
-                add(CheckResult(name, event["check"], event["device"], Status(event["status"]), event["message"],
-                                event["duration_s"], line, event.get("details") or {}))
-            elif event["event"] == "error":
-                add(CheckResult(name, current.get("check", "load"), current.get("device"), Status.FAILED,
-                                event["message"], line=line))
-
+        worker = self._ensure_worker()
+        directory = worker.job_dir()
+        job = RunJob(
+            str(self.repo.path), name, _job_config(entry_config), tuple(run_devices),
+            ("docstring", *ENTRYPOINT_CHECKS, *ACCELERATOR_CHECKS), str(directory / "cwd"), str(directory / "data"),
+            reference=self._reference_job(name), commit=self.repo.commit,
+            keep_obtained=str(self.options.keep_obtained) if self.options.keep_obtained else None,
+        )
+        run_expected = [(c, d) for c, d in expected if d is None or d in run_devices]
         try:
-            self._worker.request(job, timeout, on_event)
-        except WorkerDied as died:
-            where = _check_id(current.get("check"), current.get("device"))
-            prefix = "timed out" if isinstance(died, WorkerTimedOut) else died.message
-            if isinstance(died, WorkerTimedOut):
-                message = f"timed out after {timeout:g} s during {where}" if where else died.message
-            else:
-                message = f"{died.message} during {where}" if where else died.message
-            done = {(r.check, r.device) for r in results}
-            key = (current.get("check"), current.get("device"))
-            if current and key not in done:
-                add(CheckResult(name, key[0], key[1], Status.FAILED, _with_output(message, died.output_tail), line=line))
-            skip_rest(f"not run: {prefix} during {where}" if where else f"not run: {prefix}")
-            self.close()
+            report, (run, judged) = self._run_and_judge(job, timeout, run_expected)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        by_key = {(r.check, r.device): r for r in decide(name, report, judged, run, timeout, line)}
         for device, reason in missing:
             status = Status.FAILED if self.options.require_device else Status.SKIPPED
             text = f"{reason} (--require-device)" if self.options.require_device else reason
             for check, expected_device in expected:
                 if expected_device == device:
-                    add(CheckResult(name, check, device, status, text, line=line))
-        skip_rest("not run")
-        order = {key: position for position, key in enumerate(expected)}
-        return sorted(results, key=lambda r: order.get((r.check, r.device), len(order)))
+                    by_key[(check, device)] = CheckResult(name, check, device, status, text, line=line)
+        for key in expected:
+            add(by_key[key])
+        return results
+
+    def _run_and_judge(
+        self, job: RunJob, timeout: float, expected: list[tuple[str, str | None]]
+    ) -> tuple[ChildReport, tuple[JobRun, JudgeReport]]:
+        """Run ``job`` in a fork, then the judge in another: what the child said, its run, what the judge said."""
+        worker = self._ensure_worker()
+        run = worker.run(job, timeout, _RUN_MESSAGES)
+        child = read_child(run, expected, job.devices)
+        if not child.outputs:
+            return child, (run, JudgeReport({}, None, None))
+        if not worker.alive:
+            return child, (run, JudgeReport({}, None, f"not judged: {run.death}"))
+        judge = JudgeJob(job, tuple(child.ended.values()), tuple(child.outputs), job.cwd)
+        # The judge runs hubcheck's own code on files of a known size: the entry point's
+        # timeout, but never less than a minute, bounds it.
+        return child, (run, read_judge(worker.run(judge, max(timeout, _JUDGE_MIN_TIMEOUT_S), JUDGE_MESSAGES)))
 
     # -- recording ------------------------------------------------------------------------
 
@@ -431,27 +444,25 @@ class ValidationSession:
         Returns the worker's ``recorded`` event (size, sidecar, same_as_existing), or raises
         UsageError-free failures as a dict with ``error``.
         """
-        self._ensure_worker()
+        worker = self._ensure_worker()
         entry_config = self.config.entrypoint(name)
-        job = {
-            "op": "run", "repo": str(self.repo.path), "entrypoint": name, "config": _job_config(entry_config),
-            "devices": [device], "checks": ["record"], "commit": self.repo.commit,
-            "record": {"device": device, "case": REFERENCE_CASE, "temporary_path": str(temporary),
-                       "existing": str(existing) if existing else None},
-        }
+        directory = worker.job_dir()
+        job = RunJob(
+            str(self.repo.path), name, _job_config(entry_config), (device,), ("record",), str(directory / "cwd"),
+            str(directory / "data"), record=RecordSpec(device, REFERENCE_CASE, str(existing) if existing else None),
+            commit=self.repo.commit,
+        )
         timeout = self.options.timeout or entry_config.timeout or self.config.validate.timeout
         try:
-            events = self._worker.request(job, timeout)
-        except WorkerDied as died:
-            self.close()
-            return {"error": _with_output(died.message, died.output_tail)}
-        recorded = next((e for e in events if e["event"] == "recorded"), None)
-        result = next((e for e in events if e["event"] == "result"), None)
-        if recorded is None:
-            message = result["message"] if result else next(
-                (e["message"] for e in events if e["event"] == "error"), "recording failed")
-            return {"error": message}
-        return recorded
+            report, (run, judged) = self._run_and_judge(job, timeout, [("record", device)])
+            (result,) = decide(name, report, judged, run, timeout, None)
+            if result.status is not Status.PASSED or judged.recorded is None:
+                return {"error": result.message}
+            shutil.copyfile(directory / "data" / "record.safetensors", temporary)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        recorded = judged.recorded
+        return {"size": recorded.size, "sidecar": recorded.sidecar, "same_as_existing": recorded.same_as_existing}
 
 
 def _job_config(entry: EntrypointConfig) -> dict[str, Any]:
@@ -480,22 +491,26 @@ def _absent_reason(device: str) -> str:
     return f"no device {device}"
 
 
-def _check_id(check: str | None, device: str | None) -> str:
-    if not check:
-        return ""
-    return f"{check}[{device}]" if device else check
-
-
 def _names(names: list[str], limit: int = 10) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _with_output(message: str, tail: str) -> str:
-    if not tail:
-        return message
-    last = [line for line in tail.splitlines() if line.strip()][-6:]
-    return message + "; last output:\n" + "\n".join(last)
+def _import_failure(run: JobRun, timeout: float) -> str | None:
+    """Why the import check fails, or None when the import's process reported its entry points."""
+    errored = next((m for m in run.messages if isinstance(m, Errored)), None)
+    problem = next((m for m in run.messages if isinstance(m, ProtocolError)), None)
+    if run.timed_out:
+        reason = f"timed out after {timeout:g} s while importing hubconf ([validate] timeout or --timeout)"
+    elif errored is not None:
+        return f"importing hubconf.py failed: {errored.message}"
+    elif problem is not None:
+        return f"the worker sent {problem} while importing hubconf"
+    elif not run.finished:
+        reason = f"{run.death} while importing hubconf"
+    else:
+        return None
+    return with_output(reason, run.output)
 
 
 def validate_repo(

@@ -332,9 +332,9 @@ def _assert_marker(workspace: Workspace, expected: str | None, hubcheck_pid: int
     lines = workspace.marker.read_text().split("\n")
     writers = [tuple(int(part) for part in line.split()) for line in lines if line]
     assert writers, "hubconf.py never ran"
-    for pid, parent in writers:
-        assert pid != hubcheck_pid, "repo code ran inside the hubcheck process"
-        assert parent == hubcheck_pid, "repo code ran in a process hubcheck did not start"
+    for pid, parent, grandparent in writers:
+        assert hubcheck_pid not in (pid, parent), "repo code ran inside the hubcheck process or its fork server"
+        assert grandparent == hubcheck_pid, "repo code ran in a process hubcheck's fork server did not start"
 
 
 # -- the CLI -------------------------------------------------------------------------------------------------
@@ -422,29 +422,64 @@ def test_interrupted_while_repo_code_hangs(name, command, how, tmp_path):
     workspace = _make_workspace(_case(CORPUS / name), tmp_path)
     before = _snapshot(workspace.root)
     tag = uuid.uuid4().hex
-    argv = [sys.executable, "-m", "hubcheck", command[0], workspace.spec, *command[1:], "--timeout", "300"]
-    process = subprocess.Popen(argv, cwd=workspace.cwd, env=workspace.env(tag), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    process = _start(workspace, command, tag)
     try:
         _wait_for_worker(tag, process.pid)
         process.send_signal(how)
         _, stderr = process.communicate(timeout=30)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+        _end(process)
     if how == signal.SIGKILL:
         assert process.returncode == -signal.SIGKILL
     else:
         assert process.returncode == 130, stderr.decode(errors="replace")
         assert stderr.decode() == "hubcheck: interrupted\n"
-    deadline = time.monotonic() + 10
+    _assert_none_left(tag, within_s=10)
+    _assert_files_kept(workspace, before, set(), set())
+
+
+@pytest.mark.slow
+def test_sigkill_ends_the_grandchildren_of_repo_code(tmp_path):
+    """hubcheck SIGKILLed while an entry point hangs beside a sleep it started in a session of its own:
+    within seconds nothing of the run is left, neither the worker, the entry point's process nor the sleep.
+
+    The fork server is the subreaper of what it forks, so the sleep is its child once
+    the entry point's process dies, and it kills every process below it when hubcheck goes.
+    """
+    workspace = _make_workspace(_case(CORPUS / "entry_spawns_sleep_then_hangs"), tmp_path)
+    tag = uuid.uuid4().hex
+    process = _start(workspace, ["validate", "-e", "a_hangs_with_sleep", "--format", "json"], tag)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(command.startswith("sleep 300") for _, command in _tagged_processes(tag)):
+            assert time.monotonic() < deadline, "the entry point never started its sleep"
+            time.sleep(0.1)
+        process.kill()
+        process.communicate(timeout=30)
+    finally:
+        _end(process)
+    _assert_none_left(tag, within_s=5)
+
+
+def _start(workspace: Workspace, command: list[str], tag: str) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "hubcheck", command[0], workspace.spec, *command[1:], "--timeout", "300"]
+    return subprocess.Popen(argv, cwd=workspace.cwd, env=workspace.env(tag), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
+def _assert_none_left(tag: str, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
     while _tagged_processes(tag) and time.monotonic() < deadline:
         time.sleep(0.1)
     leftovers = _tagged_processes(tag)
     _kill(leftovers)
     assert not leftovers, f"processes outlived the interrupted hubcheck: {leftovers}"
-    _assert_files_kept(workspace, before, set(), set())
 
 
 # -- the pytest plugin ---------------------------------------------------------------------------------------

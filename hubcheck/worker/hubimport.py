@@ -17,6 +17,8 @@ from typing import Any
 import torch
 import torch.hub
 
+from .protocol import EntryDescription
+
 MODULE_HUBCONF = "hubconf.py"
 
 
@@ -65,7 +67,7 @@ def load(repo_dir: str, name: str, kwargs: dict[str, Any]):
     return torch.hub.load(repo_dir, name, source="local", **kwargs)
 
 
-def describe_entrypoint(module, name: str) -> dict[str, Any]:
+def describe_entrypoint(module, name: str) -> EntryDescription:
     """What ``hubcheck list --dynamic`` shows for one entry point: kind, signature, doc, line."""
     import functools
 
@@ -94,4 +96,4 @@ def describe_entrypoint(module, name: str) -> dict[str, Any]:
         line = None
     doc = value.__doc__ if isinstance(getattr(value, "__doc__", None), str) else None
     generic_doc = isinstance(value, functools.partial) and doc == functools.partial.__doc__
-    return {"name": name, "kind": kind, "signature": signature, "doc": doc, "generic_doc": generic_doc, "line": line}
+    return EntryDescription(name, kind, signature, doc, generic_doc, line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,6 +46,11 @@ def _flatten(value: Any, key: str, leaves: dict[str, Any]) -> dict[str, Any]:
                 "items": [_flatten(item, f"{key}.{index}", leaves) for index, item in enumerate(value)]}
     leaves[key] = f"<{type(value).__module__}.{type(value).__qualname__}>"
     return {"type": "object", "name": type(value).__qualname__}
+
+
+def data_file(data_dir: str, device: str, role: str) -> Path:
+    """Where one forward's inputs and outputs are written for the judge; named by hubcheck's words only."""
+    return Path(data_dir) / f"{device.replace(':', '_')}-{role}.safetensors"
 
 
 def tensors(leaves: dict[str, Any]) -> dict[str, torch.Tensor]:
