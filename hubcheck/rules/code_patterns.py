@@ -25,7 +25,12 @@ from hubcheck.static.names import (
     is_constant,
 )
 from hubcheck.static.reach import CodeUnit
-from hubcheck.static.syntax import dotted_name, enclosing_functions, short_source
+from hubcheck.static.syntax import (
+    dotted_name,
+    enclosing_functions,
+    is_parameter_default,
+    short_source,
+)
 
 
 def _at(unit: CodeUnit, node: ast.AST, args: dict) -> Violation:
@@ -230,8 +235,9 @@ def cwd_relative_path(ctx: LintContext):
     the same function), and is not absolute, `~`-prefixed, a URL or empty.
     Paths built from `__file__`, `torch.hub.get_dir()`, environment
     variables or parameters are not flagged, nor is a `Path("x")` that only
-    joins onto another path (`base / Path("x")`) or splits a name
-    (`Path("x").stem`). A name bound more than once, or a class attribute
+    joins onto another path (`base / Path("x")`), splits a name
+    (`Path("x").stem`) or is a parameter's default (`path=Path("labels.cache")`,
+    a placeholder the callers replace). A name bound more than once, or a class attribute
     (`self.WEIGHTS`), is not followed.
 
     ## Why is this bad?
@@ -284,7 +290,8 @@ def cwd_relative_path(ctx: LintContext):
             continue
         chain = enclosing_functions(ancestors)
         if name == "pathlib.Path":
-            if _path_argument_is_not_a_use(call, ancestors):
+            if _path_argument_is_not_a_use(call, ancestors) or is_parameter_default(call, ancestors):
+                # A `Path("...")` default is a placeholder the callers replace; building it opens nothing.
                 continue
             # `Path("weights", "resnet.pth")`: name the whole path when every part is known.
             passed = call if names.literal(call, chain) is not None else passed
@@ -336,6 +343,18 @@ def _cuda_use(call: ast.Call, names: FileNames) -> bool:
     return any(kw.arg in ("device", "map_location") and _is_cuda_literal(kw.value) for kw in call.keywords)
 
 
+def _on_purpose(call: ast.Call, unit: CodeUnit, ancestors: tuple[ast.AST, ...], names: FileNames) -> bool:
+    """CUDA that only names a device, or that the user asks for by calling a method named ``cuda``.
+
+    ``torch.device("cuda")`` builds a value and touches no GPU: as a parameter's
+    default or a module-level constant it is a choice the caller can override.
+    """
+    if names.qualified(call.func) == "torch.device" and (unit.import_time or is_parameter_default(call, ancestors)):
+        return True
+    functions = enclosing_functions(ancestors)
+    return bool(functions) and getattr(functions[0], "name", None) == "cuda"
+
+
 class _CudaGuards:
     """Whether a CUDA call is protected by a check, per the rules HUB204 documents."""
 
@@ -358,6 +377,10 @@ class _CudaGuards:
                     return True
                 if depth < 3 and self._assigned_from_guard(node.id, chain, depth):
                     return True
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier() \
+                    and _is_device_name(node.value):
+                # `if "cuda" in kwargs and not kwargs["cuda"]`: a device setting read by its key.
+                return True
         return False
 
     def _assigned_from_guard(self, name: str, chain: tuple[ast.AST, ...], depth: int) -> bool:
@@ -443,9 +466,13 @@ def unguarded_cuda(ctx: LintContext):
     `if not torch.cuda.is_available(): raise ...` in the same block; or in a
     `try` whose `except` catches RuntimeError or AssertionError.
     `.to(device)` and `.cuda(device)` with a variable are a choice made
-    elsewhere and are not flagged. Calls are judged where they are written:
-    a helper that calls `.cuda()` is flagged even when every caller checks
-    first.
+    elsewhere and are not flagged, nor is `torch.device("cuda")` as a
+    parameter's default or a module-level constant (building a device
+    touches no GPU, and the caller can pass another), nor `.cuda()` inside
+    a method named `cuda` (users call it to ask for the GPU). A test that
+    reads a device setting by its key (`if not kwargs["cuda"]: return`)
+    counts as a check. Calls are judged where they are written: a helper
+    that calls `.cuda()` is flagged even when every caller checks first.
 
     ## Why is this bad?
     torch.hub users load models on laptops, CPU CI runners and Macs.
@@ -477,7 +504,7 @@ def unguarded_cuda(ctx: LintContext):
     guards: dict[int, _CudaGuards] = {}
     for unit, call, ancestors in ctx.calls():
         names = ctx.names(unit.path)
-        if not _cuda_use(call, names):
+        if not _cuda_use(call, names) or _on_purpose(call, unit, ancestors, names):
             continue
         checker = guards.setdefault(id(names), _CudaGuards(names))
         if not checker.guarded(call, ancestors):
@@ -499,6 +526,8 @@ def _has_hash_suffix(file_name: str) -> bool:
 def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chain) -> dict | None:
     """The message arguments when a download's integrity is not checked, else None."""
     if name == DOWNLOAD_URL_TO_FILE:
+        if _downloads_a_config_file(call, names, chain):
+            return None
         hash_prefix = argument(call, 2, "hash_prefix")
         if hash_prefix is None or is_constant(hash_prefix, None) or names.literal(hash_prefix, chain) == "":
             return {"problem": "downloads a file without hash_prefix: a truncated or replaced file is used unchecked",
@@ -530,6 +559,22 @@ def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chai
                       f"(`{_hashed_example(unhashed)}`) and update the URL"}
 
 
+# A model index or config (silero's `latest_silero_models.yml`) says where the weights are; it is not
+# weights. A vocabulary (`vocab.txt`) is part of the model and stays checked.
+_CONFIG_SUFFIXES = (".yml", ".yaml", ".json", ".toml", ".cfg", ".ini")
+
+
+def _downloads_a_config_file(call: ast.Call, names: FileNames, chain) -> bool:
+    """Whether ``download_url_to_file`` fetches a config or index file (by the URL's or the target's name)."""
+    for position, keyword in ((0, "url"), (1, "dst")):
+        passed = argument(call, position, keyword)
+        if passed is not None and passed is not MAYBE:
+            value = names.literal(passed, chain)
+            if value is not None and urlparse(value).path.lower().endswith(_CONFIG_SUFFIXES):
+                return True
+    return False
+
+
 def _hashed_example(file_name: str) -> str:
     stem, dot, extension = file_name.partition(".")
     return f"{stem}-1a2b3c4d.{extension}" if dot else f"{file_name}-1a2b3c4d.pth"
@@ -550,7 +595,9 @@ def unchecked_weights_download(ctx: LintContext):
     Flags `load_state_dict_from_url` (torch.hub and model_zoo spellings)
     without `check_hash=True` (keyword or 5th positional argument), and
     `download_url_to_file` without `hash_prefix` (keyword or 3rd
-    positional). It also flags `check_hash=True` when the file name (the
+    positional), unless the URL or target names a config or index file
+    (`.yml`, `.yaml`, `.json`, `.toml`, `.cfg`, `.ini`), which is not weights. It also flags
+    `check_hash=True` when the file name (the
     URL's basename, the `file_name=` literal, or any value of a literal URL
     table indexed by a variable) has no `-<hex>.` part: torch.hub takes the
     expected hash from there, and a name without one is not checked at all.

@@ -41,6 +41,8 @@ _EFFECTS = {
               "`torch.hub.get_dir()`"),
     "environ": ("changes environment variables", "pass settings as arguments instead of changing the user's "
                 "process environment"),
+    "build": ("builds extensions", "ship prebuilt extensions or a pure-Python fallback, and list the package "
+              "in `dependencies`; never compile into the user's hub cache at import"),
 }
 
 _EFFECT_CALLS = {
@@ -95,6 +97,10 @@ _EFFECT_CALLS = {
     "pip._internal.main": "pip",
     "pip._internal.cli.main.main": "pip",
     "os.putenv": "environ",
+    "setuptools.setup": "build",
+    "setuptools.sandbox.run_setup": "build",
+    "distutils.core.setup": "build",
+    "distutils.core.run_setup": "build",
     "os.unsetenv": "environ",
 }
 _EFFECT_PREFIXES = (
@@ -180,15 +186,20 @@ def import_time_side_effect(ctx: LintContext):
     Checks for side effects in the code that runs when hubconf.py is imported.
 
     Looks at module level, class bodies, decorators and default values of
-    hubconf.py and of the repo modules it imports (not function bodies, and
-    not `if __name__ == "__main__":` blocks) for network access (`urlopen`,
+    hubconf.py and of the repo modules its import runs (its module-level
+    imports, the imports of those modules in turn, and the packages above
+    them), not function bodies, nor branches torch.hub never takes
+    (`if __name__ == "__main__":`, `if not hasattr(torch, "hub"):`), for network access (`urlopen`,
     `requests`, `http.client`, sockets, `torch.hub.load`), weight downloads
     (`load_state_dict_from_url`, `download_url_to_file`), subprocesses and
     pip installs, `os.chdir`, `sys.exit` / `raise SystemExit`, file writes
     (`open(..., "w")`, `Path.write_text`, `mkdir`, `os.makedirs`, `shutil`,
     `torch.save`) and environment changes (`os.environ[...] = ...`,
-    `os.environ.update`). A module-level call of one of the repo's own
-    functions is not followed into that function.
+    `os.environ.update`), and C extension builds (`setuptools` `setup` /
+    `sandbox.run_setup`). A module-level call of one of the repo's own
+    functions is not followed into that function, and a module hubconf
+    imports only inside an entry point runs when that entry point is called,
+    not at import time.
 
     ## Why is this bad?
     torch.hub executes hubconf.py for every `torch.hub.list` and `help`, not
@@ -222,7 +233,8 @@ def import_time_side_effect(ctx: LintContext):
     """
     seen: set[tuple] = set()
     for unit, node, _ in ctx.nodes():
-        if not unit.import_time or not isinstance(node, (ast.Call, ast.stmt)):
+        # A module imported only inside an entry point runs when that entry point is called, not at import.
+        if not unit.import_time or unit.entrypoint is not None or not isinstance(node, (ast.Call, ast.stmt)):
             continue
         file = ctx.names(unit.path)
         kind = _call_effect(node, file) if isinstance(node, ast.Call) else _statement_effect(node, file)

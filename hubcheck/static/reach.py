@@ -33,7 +33,8 @@ class CodeUnit:
     import_time: bool
     """Module-level statements, run when the module is imported."""
     entrypoint: str | None
-    """The first entry point (alphabetically) that reaches this code; None for import-time code."""
+    """The first entry point (alphabetically) that reaches this code; None for code that runs when
+    hubconf is imported (a module that only an entry point imports runs when that entry point is called)."""
     module: str | None
     """Dotted module name; None for hubconf.py."""
 
@@ -67,6 +68,7 @@ class Reach:
         self.model = model
         self.index = index
         self._scopes: dict[Path, _ModuleScope] = {}
+        self._queued_modules: set[str] = set()
         self.nodes: list[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]]] = []
         """Every node of every unit with its ancestors, in unit order: collected while following names,
         so the rules need not walk the code again."""
@@ -94,7 +96,7 @@ class Reach:
         enqueue(self.model.path, None, self.model.tree, True, None)
         for imported in self.model.imports:
             if imported.local and imported.module_level:
-                self._enqueue_module(imported.name, enqueue)
+                self._enqueue_module(imported.name, None, enqueue)
         for entry in self.model.entrypoints:
             definition = entry.definition
             if definition is not None and definition.local:
@@ -110,14 +112,22 @@ class Reach:
                 continue
             for child, ancestors in unit.walk():
                 self.nodes.append((unit, child, ancestors))
+                if import_time and _is_base_class(child, ancestors):
+                    # `class FashionMNIST(MNIST)` runs none of MNIST's methods at import.
+                    continue
                 if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
                     self._follow_name(scope, child.id, entrypoint, enqueue)
                 elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
                     self._follow_attribute(scope, child.value.id, child.attr, entrypoint, enqueue)
                 elif isinstance(child, (ast.Import, ast.ImportFrom)) and not import_time:
-                    # A function-level import of a repo module runs that module's top level.
+                    # A function-level import of a repo module runs that module's top level, and the
+                    # function uses what it imports: its names are local, so follow them from here.
                     for name in _imported_module_names(child, scope, self.index):
-                        self._enqueue_module(name, enqueue)
+                        self._enqueue_module(name, entrypoint, enqueue)
+                    source = _from_source(child, scope, self.index) if isinstance(child, ast.ImportFrom) else None
+                    for alias in child.names if source else ():
+                        if alias.name != "*":
+                            self._follow_definition(source, alias.name, entrypoint, enqueue)
         return units
 
     def hubconf_nodes(self) -> list[tuple[ast.AST, tuple[ast.AST, ...], str | None]]:
@@ -140,11 +150,16 @@ class Reach:
             found.extend((node, inner, None) for node, inner in walk_live(function, ancestors + (function,)))
         return found
 
-    def _enqueue_module(self, name: str, enqueue) -> None:
-        """Queue a repo module's import-time code, and that of the repo modules it imports in turn."""
-        pending = [name]
-        visited: set[str] = set()
+    def _enqueue_module(self, name: str, entrypoint: str | None, enqueue) -> None:
+        """Queue a repo module's import-time code, and that of the repo modules it imports in turn.
+
+        Importing ``a.b.c`` runs ``a`` and ``a.b`` first. ``entrypoint`` is the entry point whose
+        call imports the module, or None when hubconf's own import does.
+        """
+        pending = _with_parents([name])
+        visited = self._queued_modules
         # A worklist, not recursion: import chains can be far deeper than Python's recursion limit.
+        # A module queued once had its imports queued then too: later imports of it add nothing.
         while pending:
             current = pending.pop()
             if current in visited:
@@ -156,11 +171,11 @@ class Reach:
             tree = self.index.tree(found.path)
             if tree is None:
                 continue
-            enqueue(found.path, current, tree, True, None)
+            enqueue(found.path, current, tree, True, entrypoint)
             scope = self._scope(found.path, current)
             for stmt in live_statements(tree.body, into_definitions=False):
                 if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                    pending.extend(_imported_module_names(stmt, scope, self.index))
+                    pending.extend(_with_parents(_imported_module_names(stmt, scope, self.index)))
 
     def _follow_name(self, scope: _ModuleScope, name: str, entrypoint: str | None, enqueue) -> None:
         stmt = scope.bindings.get(name)
@@ -197,6 +212,20 @@ class Reach:
         info = self.index.lookup(module, name)
         if info.definition is not None and info.local and info.path is not None:
             enqueue(info.path, info.module, info.definition, False, entrypoint)
+
+
+def _is_base_class(node: ast.AST, ancestors: tuple[ast.AST, ...]) -> bool:
+    parent = ancestors[-1] if ancestors else None
+    return isinstance(parent, ast.ClassDef) and any(base is node for base in parent.bases)
+
+
+def _with_parents(modules: list[str]) -> list[str]:
+    """The modules with the packages above them, which importing them runs first (``a``, ``a.b``, ``a.b.c``)."""
+    found: list[str] = []
+    for module in modules:
+        parts = module.split(".")
+        found.extend(".".join(parts[:end]) for end in range(len(parts), 0, -1))
+    return found
 
 
 def _from_source(stmt: ast.ImportFrom, scope: _ModuleScope, index: ModuleIndex) -> str | None:

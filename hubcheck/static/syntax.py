@@ -212,6 +212,30 @@ def _runs_at_import(children: list[ast.AST]) -> list[ast.AST]:
     return kept
 
 
+def is_parameter_default(node: ast.AST, ancestors: tuple[ast.AST, ...]) -> bool:
+    """Whether ``node`` is (inside) a parameter's default value.
+
+    Inside a function's own unit the ``arguments`` node is an ancestor; an
+    import-time walk hands defaults over directly, so the function holding
+    them is found among the parent's children.
+    """
+    if any(isinstance(a, ast.arguments) for a in ancestors):
+        return True
+    for position in range(len(ancestors) - 1, -1, -1):
+        for sibling in live_children(ancestors[position]):
+            if isinstance(sibling, FUNCTION_NODES):
+                args = sibling.args
+                if any(d is not None and _contains(d, node) for d in [*args.defaults, *args.kw_defaults]):
+                    return True
+        if isinstance(ancestors[position], ast.stmt):
+            break
+    return False
+
+
+def _contains(root: ast.AST, node: ast.AST) -> bool:
+    return any(inner is node for inner in ast.walk(root))
+
+
 def enclosing_functions(ancestors: tuple[ast.AST, ...]) -> tuple[ast.AST, ...]:
     """The functions around a node, innermost first."""
     return tuple(a for a in reversed(ancestors) if isinstance(a, FUNCTION_NODES))
