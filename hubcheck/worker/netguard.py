@@ -84,7 +84,7 @@ def install() -> None:
     and defaults.
     """
     # The hook's last default names the functions to protect, itself included.
-    _audit.__defaults__ = (*_audit.__defaults__[:-1], (_audit, _is_loopback, _blocked))
+    _audit.__defaults__ = (*(_audit.__defaults__ or ())[:-1], (_audit, _is_loopback, _blocked))
     sys.addaudithook(_audit)
     _track_urls()
 
