@@ -177,6 +177,20 @@ def test_nesting_just_within_the_bound_is_analysed(tmp_path):
         _assert_clean_exit(_cli(*args))
 
 
+def test_thousands_of_chained_names_do_not_overflow_the_stack(tmp_path):
+    """Shallow trees, long chains: aliases of aliases, augmented assignments, subclasses, partials of partials."""
+    chains = "\n".join([
+        *(f"a{i} = {'model' if i == 0 else f'a{i - 1}'}" for i in range(2000)),
+        "x = model", *("x += 1" for _ in range(2000)),
+        "class C0(torch.nn.Module):\n    pass", *(f"class C{i}(C{i - 1}):\n    pass" for i in range(1, 1000)),
+        "from functools import partial", "p0 = partial(model, width=2)",
+        *(f"p{i} = partial(p{i - 1})" for i in range(1, 1000)),
+    ])
+    repo = _repo(tmp_path, hubconf_tail="\n" + chains + "\n")
+    for args in (["lint", str(repo), "--no-cache"], ["list", str(repo)], ["help", str(repo), "model"]):
+        _assert_clean_exit(_cli(*args))
+
+
 def test_a_50000_element_list_is_flat_and_fine(tmp_path):
     repo = _repo(tmp_path, hubconf_tail="\nTABLE = [" + ", ".join(["1"] * 50_000) + "]\n")
     assert _codes(repo) == {}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubcheck.errors import ExitCode, HubcheckError
+from hubcheck.static.exports import with_intended_reexports
 from hubcheck.static.model import (
     Definition,
     Dependencies,
@@ -46,7 +47,6 @@ from hubcheck.static.source import (
     UnreadableSource,
     parse_source,
 )
-from hubcheck.static.exports import with_intended_reexports
 from hubcheck.static.syntax import (
     dotted_name,
     handles_import_error,
@@ -70,6 +70,11 @@ _NON_CALLABLE_FACTORIES = frozenset({
 })
 _CALLABLE_FACTORIES = frozenset({"partial", "namedtuple", "NewType", "lru_cache", "cache"})
 _MODULE_BASE_NAMES = frozenset({"Module", "nn.Module", "torch.nn.Module"})
+
+# How many names to follow through `a = b` and `x += 1` before calling a value unknown: real hubconfs
+# chain one or two, and each name followed costs stack frames, so a generated chain of thousands
+# would otherwise overflow the recursion limit.
+_MAX_NAME_HOPS = 64
 
 
 class HubconfUnreadable(HubcheckError):
@@ -295,10 +300,14 @@ class _Reader:
 
     # -- deciding callability ------------------------------------------------------------
 
-    def _callability(self, binding: _Binding) -> Callability:
-        return self._describe(binding)[0]
+    def _callability(self, binding: _Binding, hops: int = 0) -> Callability:
+        return self._describe(binding, hops)[0]
 
-    def _describe(self, binding: _Binding) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
+    def _describe(self, binding: _Binding, hops: int = 0,
+                  ) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
+        """What a binding holds; ``hops`` counts the names followed to get here (``a = b``, ``x += 1``)."""
+        if hops > _MAX_NAME_HOPS:
+            return Callability.UNKNOWN, None, None
         kind = binding.kind
         if kind == "def":
             return Callability.CALLABLE, EntryPointKind.FUNCTION, None
@@ -316,13 +325,13 @@ class _Reader:
             return info.callability, EntryPointKind.IMPORTED, info
         if kind == "augassign":
             refs = binding.env.get(binding.name, frozenset())
-            verdicts = {self._callability(ref) for ref in refs if ref is not _UNBOUND}
+            verdicts = {self._callability(ref, hops + 1) for ref in refs if ref is not _UNBOUND}
             return (verdicts.pop() if len(verdicts) == 1 else Callability.UNKNOWN), None, None
         if kind in ("assign", "with") and binding.value is not None:
-            return self._describe_expression(binding.value, binding.env)
+            return self._describe_expression(binding.value, binding.env, hops)
         return Callability.UNKNOWN, None, None
 
-    def _describe_expression(self, value: ast.expr, env: Mapping[str, frozenset],
+    def _describe_expression(self, value: ast.expr, env: Mapping[str, frozenset], hops: int = 0,
                              ) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
         if isinstance(value, ast.Lambda):
             return Callability.CALLABLE, EntryPointKind.LAMBDA, None
@@ -332,7 +341,7 @@ class _Reader:
             if not bound:
                 builtin = builtin_callability(value.id)
                 return (builtin or Callability.UNKNOWN), EntryPointKind.ALIAS, None
-            verdicts = {self._callability(ref) for ref in bound}
+            verdicts = {self._callability(ref, hops + 1) for ref in bound}
             verdict = verdicts.pop() if len(verdicts) == 1 and _UNBOUND not in refs else Callability.UNKNOWN
             return verdict, EntryPointKind.ALIAS, None
         if isinstance(value, ast.Attribute):
@@ -342,7 +351,7 @@ class _Reader:
             return self._describe_call(value, env)
         if isinstance(value, (ast.IfExp, ast.BoolOp)):
             operands = (value.body, value.orelse) if isinstance(value, ast.IfExp) else value.values
-            verdicts = {self._describe_expression(v, env)[0] for v in operands}
+            verdicts = {self._describe_expression(v, env, hops)[0] for v in operands}
             verdict = verdicts.pop() if len(verdicts) == 1 else Callability.UNKNOWN
             return verdict, (EntryPointKind.ALIAS if verdict is Callability.CALLABLE else None), None
         if isinstance(value, (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.JoinedStr,
