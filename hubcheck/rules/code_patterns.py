@@ -46,6 +46,34 @@ _MAP_LOCATION = {
 }
 
 
+# Files a process makes for itself: what torch.load reads from them, this process just torch.save'd.
+_OWN_BUFFERS = frozenset({"io.BytesIO", "tempfile.TemporaryFile", "tempfile.SpooledTemporaryFile"})
+
+
+def _reads_own_bytes(call: ast.Call, names: FileNames, ancestors: tuple[ast.AST, ...]) -> bool:
+    """Whether ``torch.load`` reads an in-memory buffer or anonymous temporary file, not a checkpoint.
+
+    omnivore's ``broadcast_object`` round-trips an object through ``io.BytesIO``
+    between processes of one run: there is no saved checkpoint, and no other torch.
+    """
+    if names.qualified(call.func) != TORCH_LOAD:
+        return False
+    source = argument(call, 0, "f")
+    if isinstance(source, ast.Call):
+        return names.qualified(source.func) in _OWN_BUFFERS
+    if not isinstance(source, ast.Name):
+        return False
+    found = names.single_value(source.id, enclosing_functions(ancestors), source.lineno)
+    if found is not None and isinstance(found[0], ast.Call):
+        return names.qualified(found[0].func) in _OWN_BUFFERS
+    return any(
+        isinstance(a, (ast.With, ast.AsyncWith)) and any(
+            isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == source.id
+            and isinstance(item.context_expr, ast.Call) and names.qualified(item.context_expr.func) in _OWN_BUFFERS
+            for item in a.items)
+        for a in ancestors)
+
+
 @rule(
     code="HUB201",
     name="torch-load-without-map-location",
@@ -63,7 +91,9 @@ def torch_load_without_map_location(ctx: LintContext):
     torch.hub users run. `map_location` counts when given by keyword or as
     `torch.load`'s 2nd / `load_state_dict_from_url`'s 3rd positional
     argument. An explicit `map_location=None` is the default and counts as
-    missing; a `*args` / `**kwargs` splat may pass it and is not flagged.
+    missing; a `*args` / `**kwargs` splat may pass it and is not flagged,
+    nor is a `torch.load` of an `io.BytesIO` or an anonymous temporary file
+    (bytes the same process just saved, not a checkpoint).
 
     ## Why is this bad?
     Without `map_location`, tensors come back on the device they were saved
@@ -95,10 +125,10 @@ def torch_load_without_map_location(ctx: LintContext):
     - https://pytorch.org/docs/stable/generated/torch.load.html
     - https://pytorch.org/docs/stable/hub.html#torch.hub.load_state_dict_from_url
     """
-    for unit, call, _ in ctx.calls():
+    for unit, call, ancestors in ctx.calls():
         names = ctx.names(unit.path)
         target = _MAP_LOCATION.get(names.qualified(call.func))
-        if target is None:
+        if target is None or _reads_own_bytes(call, names, ancestors):
             continue
         passed = argument(call, *target)
         if passed is None or is_constant(passed, None):
@@ -122,7 +152,9 @@ def torch_load_without_weights_only(ctx: LintContext):
 
     Covers `torch.load` under any import alias (`torch.serialization.load`
     too). A `**kwargs` splat may pass it and is not flagged; an explicit
-    `weights_only=False` is a decision and is not flagged either.
+    `weights_only=False` is a decision and is not flagged either, nor is a
+    `torch.load` of an `io.BytesIO` or anonymous temporary file the same
+    process just wrote.
 
     ## Why is this bad?
     Until torch 2.5, `torch.load` unpickled anything, running whatever code
@@ -146,9 +178,10 @@ def torch_load_without_weights_only(ctx: LintContext):
     - https://pytorch.org/docs/stable/generated/torch.load.html
     - https://dev-discuss.pytorch.org/t/bc-breaking-change-torch-load-is-being-flipped-to-use-weights-only-true-by-default-in-the-nightlies-after-137602/2573
     """
-    for unit, call, _ in ctx.calls():
+    for unit, call, ancestors in ctx.calls():
         names = ctx.names(unit.path)
-        if names.qualified(call.func) == TORCH_LOAD and argument(call, None, "weights_only") is None:
+        if names.qualified(call.func) == TORCH_LOAD and argument(call, None, "weights_only") is None \
+                and not _reads_own_bytes(call, names, ancestors):
             yield _at(unit, call, {"call": ast.unparse(call.func)})
 
 
