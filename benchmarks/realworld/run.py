@@ -282,6 +282,13 @@ def write_expected(result: RepoResult) -> None:
     }
     if result.dynamic_names is not None:
         payload["dynamic_list"] = result.dynamic_names
+    elif expected_path(result.repo).is_file():
+        # A run without --dynamic keeps what the last --dynamic run saw.
+        previous = json.loads(expected_path(result.repo).read_text()).get(
+            "dynamic_list"
+        )
+        if previous is not None:
+            payload["dynamic_list"] = previous
     expected_path(result.repo).write_text(json.dumps(payload, indent=1) + "\n")
 
 
