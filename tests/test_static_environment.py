@@ -77,7 +77,7 @@ def _snapshot(command: list[str], cache: Path) -> dict:
 def test_fixture_findings_are_the_same_without_torch(tmp_path):
     site = _lint_only_site(tmp_path / "site")
     assert not (site / "torch").exists() and not (site / "torchvision").exists()
-    torch_free = [sys.executable, "-S", "-I", "-c", _BOOTSTRAP.format(path=[str(PROJECT), str(site)])]
+    torch_free = [sys.executable, "-S", "-I", "-B", "-c", _BOOTSTRAP.format(path=[str(PROJECT), str(site)])]
     with_torch = [sys.executable, str(PROJECT / "tests" / "static_snapshot.py")]
     pytest.importorskip("torch")
     without = _snapshot(torch_free, tmp_path / "cache-without")

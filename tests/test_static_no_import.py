@@ -117,8 +117,9 @@ def _run_audited(tmp_path: Path, repo: Path, args: list[str]) -> tuple[subproces
         "NO_COLOR": "1",
     }
     try:
-        # -I: the repo (the working directory) is not on the path; hubcheck comes from its install.
-        run = subprocess.run([sys.executable, "-I", str(wrapper), *args], check=False, cwd=repo, env=env,
+        # -I: the repo (the working directory) is not on the path; -B: no bytecode written (-I ignores
+        # PYTHONDONTWRITEBYTECODE), so only hubcheck itself could write.
+        run = subprocess.run([sys.executable, "-I", "-B", str(wrapper), *args], check=False, cwd=repo, env=env,
                              capture_output=True, text=True, timeout=120, pass_fds=(write_end,))
     finally:
         os.close(write_end)
@@ -184,7 +185,7 @@ def _modules_hubcheck_imports(repo: Path) -> list[str]:
     code = ("import sys, runpy; sys.argv = ['hubcheck', 'lint', sys.argv[1]]\n"
             "try:\n    runpy.run_module('hubcheck', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "print(' '.join(sorted({m.partition('.')[0] for m in sys.modules})))")
-    run = subprocess.run([sys.executable, "-I", "-c", code, str(repo)], check=False, capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-I", "-B", "-c", code, str(repo)], check=False, capture_output=True, text=True,
                          timeout=120, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     return run.stdout.split("\n")[-2].split()
 
