@@ -117,7 +117,7 @@ def hubconf_syntax_error(ctx: LintContext):
     """
     error = ctx.hubconf_error
     if error is not None and not error.problem.python_runs_it:
-        reason = error.reason if error.problem.kind is SourceProblemKind.DOES_NOT_PARSE else f"it {error.reason}"
+        reason = error.reason if error.problem.kind is SourceProblemKind.DOES_NOT_PARSE else f"it {error.problem.reason}"
         yield Violation(error.path, error.line, error.column, {"reason": reason})
 
 

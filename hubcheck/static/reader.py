@@ -85,7 +85,8 @@ class HubconfUnreadable(HubcheckError):
     def __init__(self, problem: SourceProblem) -> None:
         self.problem = problem
         self.path = problem.path
-        self.reason = problem.reason
+        # The compiler's message for a parse error (HUB002 quotes it); otherwise a sentence that stands alone.
+        self.reason = problem.reason if problem.kind is SourceProblemKind.DOES_NOT_PARSE else f"hubconf.py {problem.reason}"
         self.line = problem.line or 1
         self.column = problem.column or 1
         super().__init__(self._message())
@@ -95,9 +96,9 @@ class HubconfUnreadable(HubcheckError):
         if self.problem.kind is SourceProblemKind.DOES_NOT_PARSE:
             return f"{where}: hubconf.py does not parse: {self.reason}"
         if self.problem.python_runs_it:
-            return (f"{where}: hubconf.py cannot be analysed: it {self.reason} "
+            return (f"{where}: hubconf.py cannot be analysed: it {self.problem.reason} "
                     "(`hubcheck list --dynamic` imports it instead)")
-        return f"{self.path}: cannot read hubconf.py: it {self.reason}"
+        return f"{self.path}: cannot read hubconf.py: it {self.problem.reason}"
 
 
 @dataclass(frozen=True, eq=False)
