@@ -63,15 +63,33 @@ def _reads_own_bytes(call: ast.Call, names: FileNames, ancestors: tuple[ast.AST,
         return names.qualified(source.func) in _OWN_BUFFERS
     if not isinstance(source, ast.Name):
         return False
-    found = names.single_value(source.id, enclosing_functions(ancestors), source.lineno)
-    if found is not None and isinstance(found[0], ast.Call):
-        return names.qualified(found[0].func) in _OWN_BUFFERS
+    found = names.bindings(source.id, enclosing_functions(ancestors))
+    if found is not None and found[0] and all(
+            isinstance(value, ast.Call) and names.qualified(value.func) in _OWN_BUFFERS for value, _ in found[0]):
+        return True
     return any(
         isinstance(a, (ast.With, ast.AsyncWith)) and any(
             isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == source.id
             and isinstance(item.context_expr, ast.Call) and names.qualified(item.context_expr.func) in _OWN_BUFFERS
             for item in a.items)
         for a in ancestors)
+
+
+def _old_torch_fallback(ancestors: tuple[ast.AST, ...]) -> bool:
+    """Whether a call sits in ``except TypeError:`` after a ``try`` that passes ``weights_only``.
+
+    timm retries ``torch.load`` without the keyword for torch versions that
+    reject it: the choice was made in the ``try``, this is the fallback.
+    """
+    for position, ancestor in enumerate(ancestors[:-1]):
+        handler = ancestors[position + 1]
+        if isinstance(ancestor, ast.Try) and isinstance(handler, ast.ExceptHandler) \
+                and handler.type is not None and dotted_name(handler.type) == "TypeError":
+            tried = (node for stmt in ancestor.body for node in ast.walk(stmt))
+            if any(isinstance(node, ast.Call) and any(k.arg == "weights_only" for k in node.keywords)
+                   for node in tried):
+                return True
+    return False
 
 
 @rule(
@@ -154,7 +172,8 @@ def torch_load_without_weights_only(ctx: LintContext):
     too). A `**kwargs` splat may pass it and is not flagged; an explicit
     `weights_only=False` is a decision and is not flagged either, nor is a
     `torch.load` of an `io.BytesIO` or anonymous temporary file the same
-    process just wrote.
+    process just wrote, nor the retry without it in an `except TypeError:`
+    after a `try` that passes it (for torch versions that reject the keyword).
 
     ## Why is this bad?
     Until torch 2.5, `torch.load` unpickled anything, running whatever code
@@ -181,7 +200,7 @@ def torch_load_without_weights_only(ctx: LintContext):
     for unit, call, ancestors in ctx.calls():
         names = ctx.names(unit.path)
         if names.qualified(call.func) == TORCH_LOAD and argument(call, None, "weights_only") is None \
-                and not _reads_own_bytes(call, names, ancestors):
+                and not _reads_own_bytes(call, names, ancestors) and not _old_torch_fallback(ancestors):
             yield _at(unit, call, {"call": ast.unparse(call.func)})
 
 

@@ -69,6 +69,9 @@ class Reach:
         self.index = index
         self._scopes: dict[Path, _ModuleScope] = {}
         self._queued_modules: set[str] = set()
+        self._classes_opened: set[tuple[Path, int]] = set()
+        self._attributes_seen: set[str] = set()
+        self._pending_methods: dict[str, list[tuple[Path, str | None, ast.AST, str | None]]] = {}
         self.nodes: list[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]]] = []
         """Every node of every unit with its ancestors, in unit order: collected while following names,
         so the rules need not walk the code again."""
@@ -116,9 +119,11 @@ class Reach:
                     # `class FashionMNIST(MNIST)` runs none of MNIST's methods at import.
                     continue
                 if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
-                    self._follow_name(scope, child.id, entrypoint, enqueue)
-                elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
-                    self._follow_attribute(scope, child.value.id, child.attr, entrypoint, enqueue)
+                    self._follow_name(scope, child.id, entrypoint, enqueue, ancestors)
+                elif isinstance(child, ast.Attribute):
+                    self._method_called(child.attr, enqueue)
+                    if isinstance(child.value, ast.Name):
+                        self._follow_attribute(scope, child.value.id, child.attr, entrypoint, enqueue, ancestors)
                 elif isinstance(child, (ast.Import, ast.ImportFrom)) and not import_time:
                     # A function-level import of a repo module runs that module's top level, and the
                     # function uses what it imports: its names are local, so follow them from here.
@@ -127,7 +132,7 @@ class Reach:
                     source = _from_source(child, scope, self.index) if isinstance(child, ast.ImportFrom) else None
                     for alias in child.names if source else ():
                         if alias.name != "*":
-                            self._follow_definition(source, alias.name, entrypoint, enqueue)
+                            self._follow_definition(source, alias.name, entrypoint, enqueue, ancestors)
         return units
 
     def hubconf_nodes(self) -> list[tuple[ast.AST, tuple[ast.AST, ...], str | None]]:
@@ -177,41 +182,104 @@ class Reach:
                 if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                     pending.extend(_with_parents(_imported_module_names(stmt, scope, self.index)))
 
-    def _follow_name(self, scope: _ModuleScope, name: str, entrypoint: str | None, enqueue) -> None:
+    def _follow_name(self, scope: _ModuleScope, name: str, entrypoint: str | None, enqueue,
+                     ancestors: tuple[ast.AST, ...]) -> None:
         stmt = scope.bindings.get(name)
         if stmt is None:
             return
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            enqueue(scope.path, scope.module, stmt, False, entrypoint)
+            self._enqueue_definition(scope.path, scope.module, stmt, entrypoint, enqueue, ancestors)
         elif isinstance(stmt, ast.ImportFrom):
             source = _from_source(stmt, scope, self.index)
             for alias in stmt.names:
                 if (alias.asname or alias.name) == name and source:
-                    self._follow_definition(source, alias.name, entrypoint, enqueue)
+                    self._follow_definition(source, alias.name, entrypoint, enqueue, ancestors)
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(getattr(stmt, "value", None), ast.Lambda):
             enqueue(scope.path, scope.module, stmt.value, False, entrypoint)
 
-    def _follow_attribute(self, scope: _ModuleScope, base: str, attr: str, entrypoint, enqueue) -> None:
+    def _follow_attribute(self, scope: _ModuleScope, base: str, attr: str, entrypoint, enqueue,
+                          ancestors: tuple[ast.AST, ...]) -> None:
         stmt = scope.bindings.get(base)
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname == base:
-                    self._follow_definition(alias.name, attr, entrypoint, enqueue)
+                    self._follow_definition(alias.name, attr, entrypoint, enqueue, ancestors)
                 elif alias.asname is None and alias.name == base:
-                    self._follow_definition(base, attr, entrypoint, enqueue)
+                    self._follow_definition(base, attr, entrypoint, enqueue, ancestors)
         elif isinstance(stmt, ast.ImportFrom):
             source = _from_source(stmt, scope, self.index)
             for alias in stmt.names:
                 if (alias.asname or alias.name) == base and source:
-                    self._follow_definition(f"{source}.{alias.name}", attr, entrypoint, enqueue)
+                    self._follow_definition(f"{source}.{alias.name}", attr, entrypoint, enqueue, ancestors)
 
-    def _follow_definition(self, module: str, name: str, entrypoint, enqueue) -> None:
+    def _follow_definition(self, module: str, name: str, entrypoint, enqueue, ancestors: tuple[ast.AST, ...]) -> None:
         found = self.index.find(module)
         if found is None or not found.local:
             return
         info = self.index.lookup(module, name)
         if info.definition is not None and info.local and info.path is not None:
-            enqueue(info.path, info.module, info.definition, False, entrypoint)
+            self._enqueue_definition(info.path, info.module, info.definition, entrypoint, enqueue, ancestors)
+
+    def _enqueue_definition(self, path: Path, module: str | None, node: ast.AST, entrypoint, enqueue,
+                            ancestors: tuple[ast.AST, ...]) -> None:
+        """Queue a function, or the methods of a class that can run.
+
+        A class whose instance is handed back to the caller (``return Cls()``, or
+        ``model = Cls(); ...; return model``) may have any method called by the
+        user, so all of them run. A class the repo's code uses itself
+        runs its dunder methods and ``forward``, and the methods that reached code
+        names (``builder.get_model``): GPUNet's builder has an ImageNet evaluation
+        helper no entry point calls.
+        """
+        if not isinstance(node, ast.ClassDef) or _handed_back(ancestors):
+            enqueue(path, module, node, False, entrypoint)
+            return
+        key = (path, id(node))
+        if key in self._classes_opened:
+            return
+        self._classes_opened.add(key)
+        scope = self._scope(path, module)
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if stmt.name.startswith("__") or stmt.name == "forward" or stmt.name in self._attributes_seen:
+                    enqueue(path, module, stmt, False, entrypoint)
+                else:
+                    self._pending_methods.setdefault(stmt.name, []).append((path, module, stmt, entrypoint))
+        if scope is None:
+            return
+        # Inherited methods run too, and decorators and base expressions name code of their own.
+        for expression in [*node.bases, *node.decorator_list, *(k.value for k in node.keywords)]:
+            for inner in ast.walk(expression):
+                if isinstance(inner, ast.Name):
+                    self._follow_name(scope, inner.id, entrypoint, enqueue, ancestors)
+                elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name):
+                    self._follow_attribute(scope, inner.value.id, inner.attr, entrypoint, enqueue, ancestors)
+
+    def _method_called(self, name: str, enqueue) -> None:
+        """Reached code names ``x.name``: the methods of that name in classes already opened can run."""
+        if name in self._attributes_seen:
+            return
+        self._attributes_seen.add(name)
+        for path, module, method, entrypoint in self._pending_methods.pop(name, ()):
+            enqueue(path, module, method, False, entrypoint)
+
+
+def _handed_back(ancestors: tuple[ast.AST, ...]) -> bool:
+    """Whether the expression under ``ancestors`` is returned, directly or through the name it is assigned to."""
+    if any(isinstance(a, ast.Return) for a in ancestors):
+        return True
+    assign = next((a for a in reversed(ancestors) if isinstance(a, (ast.Assign, ast.AnnAssign))), None)
+    function = next((a for a in reversed(ancestors) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if assign is None or function is None:
+        return False
+    targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
+    assigned = {t.id for t in targets if isinstance(t, ast.Name)}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Return) and node.value is not None:
+            values = node.value.elts if isinstance(node.value, (ast.Tuple, ast.List)) else [node.value]
+            if any(isinstance(v, ast.Name) and v.id in assigned for v in values):
+                return True
+    return False
 
 
 def _is_base_class(node: ast.AST, ancestors: tuple[ast.AST, ...]) -> bool:
