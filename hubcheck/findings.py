@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -40,6 +40,8 @@ class Finding:
     """The entry point whose code holds the problem, when there is one."""
     fix: str | None = None
     """What to write instead, in one sentence."""
+    fingerprint: str | None = field(default=None, compare=False)
+    """What is wrong regardless of where: stable across line moves (see :mod:`hubcheck.baseline`)."""
 
     def sort_key(self) -> tuple:
         return (self.path, self.line or 0, self.column or 0, self.code, self.message)
@@ -55,6 +57,7 @@ class Finding:
             "column": self.column,
             "entrypoint": self.entrypoint,
             "fix": self.fix,
+            "fingerprint": self.fingerprint,
         }
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubcheck.baseline import SourceLines, content_fingerprint
 from hubcheck.config import Config, load_config
 from hubcheck.findings import Finding, FindingSummary
 from hubcheck.lint_cache import CacheMiss, LintCache, cache_key
@@ -110,19 +111,25 @@ def _collector_paused() -> Iterator[None]:
 def _check(rules: tuple[Rule, ...], repo_root: Path) -> tuple[list[Finding], HubconfModel | None]:
     """The rules' findings, and the model they read; the rest of the context is freed on return."""
     context = build_context(repo_root)
+    lines = SourceLines(repo_root)
     findings: list[Finding] = []
     for rule in rules:
         for violation in rule.check(context):
+            path = _relative(violation.path, repo_root)
+            message = rule.format_message(violation.args)
+            subject = lines.line(path, violation.line)
             findings.append(Finding(
                 code=rule.code,
                 name=rule.name,
                 severity=rule.severity,
-                message=rule.format_message(violation.args),
-                path=_relative(violation.path, repo_root),
+                message=message,
+                path=path,
                 line=violation.line,
                 column=violation.column,
                 entrypoint=violation.entrypoint,
                 fix=rule.format_fix(violation.args),
+                fingerprint=content_fingerprint(rule.code, path, violation.entrypoint,
+                                                message if subject is None else subject),
             ))
     return findings, context.model
 

@@ -46,7 +46,7 @@ _CONTENT_LIMIT = 32 * 2**20
 _SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
                            ".tox", ".nox", "node_modules"})
 _FINDING_FIELDS: dict[str, type] = {"code": str, "name": str, "severity": str, "message": str, "path": str}
-_OPTIONAL_FIELDS: dict[str, type] = {"line": int, "column": int, "entrypoint": str, "fix": str}
+_OPTIONAL_FIELDS: dict[str, type] = {"line": int, "column": int, "entrypoint": str, "fix": str, "fingerprint": str}
 
 
 class CacheMiss(Exception):

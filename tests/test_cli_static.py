@@ -101,7 +101,8 @@ def test_lint_json(leaky):
     report = json.loads(run.stdout)
     assert report["summary"] == {"total": 3, "error": 1, "warning": 2, "info": 0}
     finding = next(f for f in report["findings"] if f["code"] == "HUB203")
-    assert set(finding) == {"code", "name", "severity", "message", "path", "line", "column", "entrypoint", "fix"}
+    assert set(finding) == {"code", "name", "severity", "message", "path", "line", "column", "entrypoint", "fix",
+                           "fingerprint"}
     assert finding["path"] == "hubconf.py" and finding["entrypoint"] == "net" and finding["severity"] == "error"
 
 

@@ -127,8 +127,19 @@ def lint_command(
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Lint from scratch: neither read nor keep findings in the hubcheck cache."
     )] = False,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", metavar="FILE", help="Report only findings not in this baseline (see --write-baseline)."
+    )] = None,
+    write_baseline: Annotated[Path | None, typer.Option(
+        "--write-baseline", metavar="FILE", help="Write every current finding to FILE as the baseline, and exit 0."
+    )] = None,
+    statistics: Annotated[bool, typer.Option(
+        "--statistics", help="Print how many findings each rule has instead of the findings."
+    )] = False,
 ) -> None:
     """Check hubconf.py against the rule set, without running any repo code."""
+    from hubcheck.baseline import read_baseline
+    from hubcheck.baseline import write_baseline as write_baseline_file
     from hubcheck.lint import lint_repo
     from hubcheck.lint_cache import LintCache
     from hubcheck.report.rendering import render_report
@@ -141,13 +152,29 @@ def lint_command(
         problem = validate_code_selector(code)
         if problem:
             raise UsageError(problem)
+    if baseline is not None and write_baseline is not None:
+        raise UsageError("pass --baseline or --write-baseline, not both (--write-baseline replaces the file)")
+    accepted = read_baseline(baseline) if baseline is not None else None
     resolved = resolve_repo(repo, refresh)
     result = lint_repo(resolved.path, select=selected or None, ignore=ignored,
                        cache=None if no_cache else LintCache.default())
     if result.cache_problem:
         typer.echo(f"hubcheck: {result.cache_problem}; pass --no-cache or set HUBCHECK_CACHE", err=True)
-    report = Report(command="lint", repo=resolved.to_json(), findings=result.findings)
-    emit(render_report(report, format.value, path_prefix(resolved.path)), output)
+    if write_baseline is not None:
+        write_baseline_file(write_baseline, result.findings)
+        typer.echo(f"hubcheck: wrote {write_baseline}, accepting {len(result.findings)} finding(s)", err=True)
+        return
+    findings = result.findings if accepted is None else accepted.new_findings(result.findings)
+    if len(findings) < len(result.findings):
+        typer.echo(f"hubcheck: {len(result.findings) - len(findings)} finding(s) in the baseline not shown", err=True)
+    report = Report(command="lint", repo=resolved.to_json(), findings=findings)
+    if statistics:
+        from hubcheck.report.statistics import format_statistics, format_statistics_json
+
+        text = format_statistics_json(report) if format is LintFormat.JSON else format_statistics(report)
+    else:
+        text = render_report(report, format.value, path_prefix(resolved.path))
+    emit(text, output)
     if report.exit_code and not exit_zero:
         raise typer.Exit(int(report.exit_code))
 
