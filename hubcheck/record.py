@@ -19,8 +19,12 @@ from hubcheck.fileio import (
 )
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.validate import ValidateOptions, ValidationSession
-from hubcheck.worker.files import FileRefused, read_regular_file
-from hubcheck.worker.references import ReferencePathRefused
+from hubcheck.worker.references import (
+    ReferencePathRefused,
+    ReferenceUnusable,
+    read_reference,
+    same_reference,
+)
 
 
 class RecordStatus(str, enum.Enum):
@@ -142,7 +146,7 @@ def _record_one(session: ValidationSession, name: str, device: str, update: bool
             return RecordOutcome(name, target, RecordStatus.UNCHANGED, f"unchanged {display}")
         if exists and not update:
             return _refused(session, name, target, display)
-        status = _publish(temporary, descriptor, target, replace=exists, limit=limit)
+        status = _publish(temporary, target, overwrite=exists, limit=limit)
         if status is RecordStatus.REFUSED:
             return _refused(session, name, target, display, "appeared while recording (another `hubcheck record`?), ")
         published = True
@@ -166,23 +170,23 @@ def _refused(session: ValidationSession, name: str, target: Path, display: str, 
         f"{display} {how}the outputs differ; left untouched: rerun with --update to replace it (`{update_command}`)"))
 
 
-def _publish(temporary: Path, descriptor: int, target: Path, *, replace: bool, limit: int) -> RecordStatus:
+def _publish(temporary: Path, target: Path, *, overwrite: bool, limit: int) -> RecordStatus:
     """Put the temporary in place: replace the target only when asked, else create it exclusively.
 
     Of two runs creating the same reference at once, one creates it; the other
-    reports it unchanged when it holds the same bytes, and refused otherwise.
+    reports it unchanged when it holds the same outputs, and refused otherwise.
     """
-    if replace:
+    if overwrite:
         os.replace(temporary, target)
         return RecordStatus.UPDATED
     try:
         link_new(temporary, target)
     except FileExistsError:
         try:
-            existing = read_regular_file(target, limit, follow_symlinks=False)
-        except FileRefused:
+            same = same_reference(read_reference(target, limit), read_reference(temporary, limit))
+        except ReferenceUnusable:
             return RecordStatus.REFUSED
-        return RecordStatus.UNCHANGED if existing == _read_all(descriptor) else RecordStatus.REFUSED
+        return RecordStatus.UNCHANGED if same else RecordStatus.REFUSED
     return RecordStatus.CREATED
 
 
@@ -194,11 +198,6 @@ def _written_size(temporary: Path, descriptor: int) -> int | None:
     except OSError:
         return None
     return os.fstat(descriptor).st_size
-
-
-def _read_all(descriptor: int) -> bytes:
-    size = os.fstat(descriptor).st_size
-    return os.pread(descriptor, size, 0) if size else b""
 
 
 def _make_directories(directory: Path, repo_root: Path) -> list[Path]:

@@ -246,7 +246,8 @@ def test_options_reach_the_validation_session(pytester: pytest.Pytester):
     config = pytester.parseconfigure("--hubcheck", "repo", "--hubcheck-device", "cuda", "--hubcheck-timeout", "7",
                                      "--hubcheck-python", sys.executable, "--hubcheck-update")
     run = HubcheckRun(config)
-    assert run.options == ValidateOptions(devices=("cuda",), timeout=7.0, python=sys.executable)
+    # --hubcheck-update records references: the worker writes into the repo.
+    assert run.options == ValidateOptions(devices=("cuda",), timeout=7.0, python=sys.executable, writes_repo=True)
     assert run.update
 
 
@@ -493,3 +494,21 @@ def test_an_unusable_timeout_is_one_line(pytester: pytest.Pytester, value):
     result = pytester.runpytest_subprocess("--hubcheck", "repo", f"--hubcheck-timeout={value}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --hubcheck-timeout: *"])
+
+
+CORPUS = PROJECT / "fixtures" / "corpus"
+UNUSABLE_CONFIGS = ("config_timeout_overflow", "config_nested_toml", "config_invalid_utf8", "config_tiny_max_memory",
+                    "config_references_proc", "config_symlink_dev_zero")
+
+
+@pytest.mark.parametrize("name", UNUSABLE_CONFIGS)
+def test_an_unusable_config_value_is_one_failing_item(pytester: pytest.Pytester, name):
+    """The corpus's config cases under the plugin: one failed ``config`` item with the CLI's message."""
+    shutil.copytree(CORPUS / name, pytester.path / "repo", symlinks=True)
+    expected = json.loads((CORPUS / name / "expected.json").read_text())
+
+    result = pytester.runpytest_subprocess("--hubcheck", "repo", "-p", "no:cacheprovider", "-rf")
+    result.assert_outcomes(failed=1)
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert expected["error"] in result.stdout.str(), result.stdout.str()
+    result.stdout.fnmatch_lines(["FAILED repo/hubconf.py::config*"])

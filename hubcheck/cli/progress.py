@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from rich.console import Console
 from rich.text import Text
 
@@ -13,17 +15,23 @@ from hubcheck.results import CheckResult, Report, Status
 class Progress:
     """A rich progress bar over entry points, or nothing when not on a terminal."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, console: Console | None = None) -> None:
         self.enabled = enabled
-        self._console = Console(stderr=True)
+        self._console = console or Console(stderr=True)
         self._progress = None
         self._task = None
         self._current = None
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Self:
         if self.enabled:
             # markup=False: descriptions hold entry point names, which are the repo's ("c[d]", "[/bogus]").
-            from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
             from rich.progress import Progress as RichProgress
 
             self._progress = RichProgress(

@@ -165,6 +165,28 @@ def read_reference(path: Path, max_bytes: int = MAX_REFERENCE_BYTES) -> Referenc
     return Reference(path, inputs, outputs, record)
 
 
+def same_reference(first: Reference, second: Reference) -> bool:
+    """Whether two references hold the same record, inputs and outputs, bit for bit.
+
+    Their files may still differ: safetensors does not write metadata in a fixed order.
+    """
+    import torch
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+            return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
+                    and a.shape == b.shape and torch.equal(a, b))
+        return a == b
+
+    return (
+        first.record == second.record
+        and len(first.inputs) == len(second.inputs)
+        and all(same(a, b) for a, b in zip(first.inputs, second.inputs))
+        and first.outputs.keys() == second.outputs.keys()
+        and all(same(value, second.outputs[key]) for key, value in first.outputs.items())
+    )
+
+
 def parse_record(path: Path, text: str | None) -> dict[str, Any]:
     """The ``hubcheck.record`` metadata, checked to have the fields and types the checks rely on.
 
