@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hubcheck.errors import ExitCode, HubcheckError
 from hubcheck.static.exports import with_intended_reexports
+from hubcheck.static.loops import loop_element
 from hubcheck.static.model import (
     Definition,
     Dependencies,
@@ -232,7 +233,8 @@ class _Reader:
         if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
             looped = dict(state)
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
-                looped = self._bind_targets(stmt.target, None, looped, "loop")
+                element = loop_element(stmt.iter, lambda name: _assigned_value(state, name))
+                looped = self._bind_targets(stmt.target, element, looped, "loop" if element is None else "assign")
             looped = self._run(stmt.body, looped)
             return self._run(stmt.orelse, _merge(state, looped))
         if isinstance(stmt, (ast.With, ast.AsyncWith)):
@@ -604,6 +606,12 @@ class _Reader:
             description = _dynamic_description(node)
             if description:
                 self.dynamic.append(DynamicConstruct(node.lineno, node.col_offset + 1, description))
+
+
+def _assigned_value(state: _State, name: str) -> ast.expr | None:
+    """The value of a name bound by exactly one plain assignment so far, else None."""
+    bound = [b for b in state.get(name, frozenset()) if b is not _UNBOUND]
+    return bound[0].value if len(bound) == 1 and bound[0].kind == "assign" else None
 
 
 def _loaded_names(value: ast.expr | None) -> set[str]:
