@@ -12,9 +12,15 @@ from hubcheck.baseline import SourceLines, content_fingerprint
 from hubcheck.config import Config, load_config
 from hubcheck.findings import Finding, FindingSummary
 from hubcheck.lint_cache import CacheMiss, LintCache, cache_key
-from hubcheck.rules import Rule, select_rules
+from hubcheck.rules import ALL_RULES, Rule, select_rules
+from hubcheck.rules.base import Violation
 from hubcheck.rules.context import LintContext
-from hubcheck.rules.suppression import suppressed_codes
+from hubcheck.rules.suppression import (
+    UNUSED_SUPPRESSION,
+    suppressed_codes,
+    suppression_paths,
+    unused_suppressions,
+)
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex
 from hubcheck.static.reader import HubconfUnreadable, read_hubconf
@@ -113,25 +119,40 @@ def _check(rules: tuple[Rule, ...], repo_root: Path) -> tuple[list[Finding], Hub
     context = build_context(repo_root)
     lines = SourceLines(repo_root)
     findings: list[Finding] = []
+    for rule, violation in _violations(rules, context, repo_root):
+        path = _relative(violation.path, repo_root)
+        message = rule.format_message(violation.args)
+        subject = lines.line(path, violation.line)
+        findings.append(Finding(
+            code=rule.code,
+            name=rule.name,
+            severity=rule.severity,
+            message=message,
+            path=path,
+            line=violation.line,
+            column=violation.column,
+            entrypoint=violation.entrypoint,
+            fix=rule.format_fix(violation.args),
+            fingerprint=content_fingerprint(rule.code, path, violation.entrypoint,
+                                            message if subject is None else subject),
+        ))
+    return findings, context.model
+
+
+def _violations(rules: tuple[Rule, ...], context: LintContext, repo_root: Path) -> Iterator[tuple[Rule, Violation]]:
+    """Every rule's violations; then, when it is selected, the suppressions none of them used (HUB012)."""
+    fired: set[tuple[Path, int, str]] = set()
     for rule in rules:
         for violation in rule.check(context):
-            path = _relative(violation.path, repo_root)
-            message = rule.format_message(violation.args)
-            subject = lines.line(path, violation.line)
-            findings.append(Finding(
-                code=rule.code,
-                name=rule.name,
-                severity=rule.severity,
-                message=message,
-                path=path,
-                line=violation.line,
-                column=violation.column,
-                entrypoint=violation.entrypoint,
-                fix=rule.format_fix(violation.args),
-                fingerprint=content_fingerprint(rule.code, path, violation.entrypoint,
-                                                message if subject is None else subject),
-            ))
-    return findings, context.model
+            if violation.line is not None:
+                fired.add((repo_root / _relative(violation.path, repo_root), violation.line, rule.code))
+            yield rule, violation
+    unused_rule = next((rule for rule in rules if rule.code == UNUSED_SUPPRESSION), None)
+    if unused_rule is not None:
+        paths = [repo_root / _relative(path, repo_root) for path in suppression_paths(context)]
+        known = frozenset(rule.code for rule in ALL_RULES)
+        for violation in unused_suppressions(paths, fired, frozenset(r.code for r in rules), known):
+            yield unused_rule, violation
 
 
 def build_context(repo_root: Path) -> LintContext:

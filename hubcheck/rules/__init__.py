@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubcheck.rules import code_patterns, hubconf_file, dependencies, entrypoints, import_time  # noqa: F401
+from hubcheck.rules import code_patterns, hubconf_file, dependencies, entrypoints, import_time, suppression  # noqa: F401
 from hubcheck.rules.base import Rule, registered_rules
 
 ALL_RULES: tuple[Rule, ...] = registered_rules()

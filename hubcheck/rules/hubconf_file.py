@@ -10,7 +10,7 @@ from pathlib import Path
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
-from hubcheck.rules.suppression import suppressions_in
+from hubcheck.rules.suppression import suppression_paths, suppressions_in
 from hubcheck.static.source import (
     MAX_NESTING,
     MAX_SOURCE_BYTES,
@@ -154,9 +154,7 @@ def invalid_suppression(ctx: LintContext):
     """
     from hubcheck.rules import RETIRED_RULES, get_rule
 
-    paths = {ctx.hubconf_path} if ctx.hubconf_path.is_file() else set()
-    paths |= {unit.path for unit in ctx.units}
-    for path in sorted(paths):
+    for path in suppression_paths(ctx):
         for suppression in suppressions_in(path):
             unknown = [code for code in suppression.codes if get_rule(code) is None and code.upper() not in RETIRED_RULES]
             if unknown or not suppression.codes:
