@@ -53,20 +53,21 @@ def lint_repo(target: Path, count: int) -> Path:
 def memory_repo(target: Path, count: int, megabytes: float, leak: bool = False) -> Path:
     """``count`` entry points, each an ``nn.Sequential`` of Linear layers of about ``megabytes`` MB of float32.
 
-    With ``leak``, every entry point also keeps its first model alive in a module
-    that stays imported (what a repo-level cache does by accident): the control that
-    shows the memory measurement sees growth when there is growth.
+    With ``leak``, the first entry point also builds and keeps alive one model per
+    entry point (what a repo-level cache that preloads every model does): the control
+    that shows the memory measurement sees growth when there is growth. It is all in
+    one process because every entry point gets a fresh process: nothing one keeps
+    alive can reach the next.
     """
     depth = 4
     width = int(math.sqrt(megabytes * 1e6 / 4 / depth))
-    keep = ""
-    if leak:
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "benchkeep.py").write_text('"""Models kept alive on purpose (the leak control)."""\n\nKEPT = {}\n')
-        keep = "    import benchkeep\n\n    benchkeep.KEPT.setdefault(name, model)\n"
+    layers = f"nn.Sequential(*[nn.Linear({width}, {width}) for _ in range({depth})])"
+    keep = f"    if name == \"model_00\" and not _KEPT:\n        _KEPT.extend({layers} for _ in range({count}))\n" if leak else ""
     builder = (
-        "\ndef _model(name: str) -> nn.Sequential:\n"
-        f"    model = nn.Sequential(*[nn.Linear({width}, {width}) for _ in range({depth})])\n"
+        # Held by torch, not by hubconf, which torch.hub imports again for every load.
+        ("\n_KEPT = vars(torch).setdefault(\"_benchmark_kept\", [])\n\n" if leak else "")
+        + "\ndef _model(name: str) -> nn.Sequential:\n"
+        f"    model = {layers}\n"
         f"{keep}    return model\n\n\n"
     )
     source = _header(f"{count} generated entry points of about {megabytes:g} MB each.") + builder + "\n\n".join(
