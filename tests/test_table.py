@@ -1,4 +1,4 @@
-"""Terminal output: what the repo names (entry points, docstrings, messages) shows as written, never as rich markup."""
+"""Reports of repo text: names, docstrings and messages show as written, never as rich markup, HTML or broken XML."""
 
 from __future__ import annotations
 
@@ -71,3 +71,24 @@ def test_validate_table_of_a_repo_whose_names_are_markup(tmp_path: Path):
     assert run.code == 0, run.stderr
     for name in ("c[d]", "[/bogus]", "[bold red]loud"):
         assert f"│ {name} " in run.stdout, run.stdout
+
+
+def test_markdown_keeps_repo_text_inside_its_cell():
+    from hubcheck.report.markdown import format_markdown
+
+    checks = (CheckResult("a`b", "load", "cpu", Status.FAILED, "</details><img src=x> | and\na new line"),)
+    text = format_markdown(Report("validate", {"spec": "repo", "path": "/repo"}, checks=checks))
+    row = next(line for line in text.splitlines() if line.startswith("| ❌"))
+    assert row == "| ❌ | ``a`b::load[cpu]`` | &lt;/details&gt;&lt;img src=x&gt; \\| and<br>a new line |", row
+    assert text.count("</details>") == 1
+
+
+def test_junit_of_repo_output_with_control_characters_is_well_formed_xml():
+    from xml.etree import ElementTree
+
+    from hubcheck.report.junit import format_junit
+
+    checks = (CheckResult("a\x00b", "load", "cpu", Status.FAILED, "crashed: \x1b[31mred\x1b[0m \x00 <tag> & more"),)
+    text = format_junit(Report("validate", {"spec": "repo", "path": "/repo"}, checks=checks))
+    failure = ElementTree.fromstring(text.split("\n", 1)[1]).find(".//failure")
+    assert failure is not None and failure.text == "crashed: \ufffd[31mred\ufffd[0m \ufffd <tag> & more"

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
+import re
+from xml.etree import ElementTree
 
 from hubcheck.report.text import finding_location
 from hubcheck.results import Report, Status
+
+# Characters XML 1.0 cannot hold at all; repo output (a NUL, an ANSI escape) holds them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def format_junit(report: Report, path_prefix: str = "") -> str:
@@ -37,11 +45,15 @@ def format_junit(report: Report, path_prefix: str = "") -> str:
     for finding in report.findings:
         case = ElementTree.SubElement(suite, "testcase", {
             "classname": "hubcheck.lint",
-            "name": f"{finding.code} {finding_location(finding, path_prefix)}",
+            "name": f"{finding.code} {finding.name} {finding_location(finding, path_prefix)}",
             "time": "0",
         })
         if finding.severity.fails:
             failure = ElementTree.SubElement(case, "failure", {"message": finding.message, "type": finding.severity.value})
             failure.text = f"{finding.message}\nfix: {finding.fix}" if finding.fix else finding.message
+    for element in suites.iter():
+        element.attrib = {key: _xml(value) for key, value in element.attrib.items()}
+        if element.text:
+            element.text = _xml(element.text)
     ElementTree.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"

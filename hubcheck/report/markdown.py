@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from hubcheck.report.text import describe_repo, finding_location
 from hubcheck.results import Report, Status
 
@@ -9,7 +12,16 @@ _ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.SKIPPED: "⏭️"}
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+    """Text for a table cell: messages hold repo text, which must not open HTML (a ``</details>``) or end the row."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", "<br>")
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span in a table cell, whatever backticks it holds (entry point names are the repo's)."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    inline = text.replace("|", "\\|").replace("\n", " ")
+    return f"{fence}{padding}{inline}{padding}{fence}"
 
 
 def format_markdown(report: Report, path_prefix: str = "") -> str:
@@ -28,14 +40,14 @@ def format_markdown(report: Report, path_prefix: str = "") -> str:
     problems = [c for c in report.checks if c.status is not Status.PASSED]
     if problems:
         lines += ["| | check | message |", "|---|---|---|"]
-        lines += [f"| {_ICON[c.status]} | `{c.id}` | {_cell(c.message)} |" for c in problems]
+        lines += [f"| {_ICON[c.status]} | {_code(c.id)} | {_cell(c.message)} |" for c in problems]
         lines.append("")
     if report.findings:
         lines += ["### Lint findings", "", "| code | where | message |", "|---|---|---|"]
-        lines += [f"| {f.code} | `{finding_location(f, path_prefix)}` | {_cell(f.message)} |" for f in report.findings]
+        lines += [f"| {f.code} | {_code(finding_location(f, path_prefix))} | {_cell(f.message)} |" for f in report.findings]
         lines.append("")
     if report.checks:
         lines += ["<details><summary>All checks</summary>", "", "| | check | time | message |", "|---|---|---|---|"]
-        lines += [f"| {_ICON[c.status]} | `{c.id}` | {c.duration_s:.2f} s | {_cell(c.message)} |" for c in report.checks]
+        lines += [f"| {_ICON[c.status]} | {_code(c.id)} | {c.duration_s:.2f} s | {_cell(c.message)} |" for c in report.checks]
         lines += ["", "</details>", ""]
     return "\n".join(lines)
