@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from typing import Any
 
 from hubcheck import __version__
+from hubcheck.baseline import fingerprint_of
 from hubcheck.findings import Severity
 from hubcheck.results import Report, Status
 from hubcheck.rules import ALL_RULES, Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/hubcheck/hubcheck"
+RULES_URI = f"{INFORMATION_URI}#rules"
+"""The README's rules table; `hubcheck rules CODE` prints the same documentation as the help text."""
+FINGERPRINT_KEY = "hubcheck/v2"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
 def _rule_descriptor(rule: Rule) -> dict[str, Any]:
     markdown = "\n\n".join(f"## {title}\n{text}" for title, text in rule.doc.sections())
+    text = "\n\n".join(f"{title}\n{text}" for title, text in rule.doc.sections())
     return {
         "id": rule.code,
         "name": "".join(part.capitalize() for part in rule.name.split("-")),
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.doc.why_is_this_bad.replace("\n", " ")},
-        "help": {"text": f"{rule.summary} Fix: {rule.fix}", "markdown": markdown},
+        "helpUri": RULES_URI,
+        "help": {"text": f"{text}\n\nFix: {rule.fix}", "markdown": f"{markdown}\n\n**Fix:** {rule.fix}"},
         "defaultConfiguration": {"level": _LEVEL[rule.severity]},
         "properties": {"tags": ["pytorch-hub", rule.name], "precision": "high"},
     }
@@ -55,7 +62,11 @@ def format_sarif(report: Report, path_prefix: str = "") -> str:
     index = {rule.code: position for position, rule in enumerate(rules)}
     descriptors = [_rule_descriptor(rule) for rule in rules]
     results: list[dict[str, Any]] = []
+    occurrences: Counter[str] = Counter()
     for finding in report.findings:
+        # Identical lines share a content fingerprint; the occurrence keeps their alerts apart.
+        fingerprint = fingerprint_of(finding)
+        occurrences[fingerprint] += 1
         message = f"{finding.message}. Fix: {finding.fix}" if finding.fix else finding.message
         results.append({
             "ruleId": finding.code,
@@ -63,7 +74,7 @@ def format_sarif(report: Report, path_prefix: str = "") -> str:
             "level": _LEVEL[finding.severity],
             "message": {"text": message},
             "locations": [_location(f"{path_prefix}{finding.path}", finding.line, finding.column)],
-            "partialFingerprints": {"hubcheck/v1": _fingerprint(finding.code, finding.path, finding.message)},
+            "partialFingerprints": {FINGERPRINT_KEY: f"{fingerprint}:{occurrences[fingerprint]}"},
         })
     for check in report.checks:
         if check.status is not Status.FAILED:
@@ -78,7 +89,7 @@ def format_sarif(report: Report, path_prefix: str = "") -> str:
             "level": "error",
             "message": {"text": f"{check.id}: {check.message}"},
             "locations": [_location(f"{path_prefix}hubconf.py", check.line, None)],
-            "partialFingerprints": {"hubcheck/v1": _fingerprint(check.id)},
+            "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(check.id)},
         })
     run: dict[str, Any] = {
         "tool": {"driver": {
