@@ -251,6 +251,10 @@ class _Reader:
         state = dict(state)
         for alias in stmt.names:
             if alias.name == "*":
+                # A repo module's literal `__all__` says what the star import binds: an export list.
+                for exported in self._star_exports(stmt) or ():
+                    state[exported] = frozenset({_Binding(
+                        exported, "from", alias, import_source=(source or "", exported), reexport=True)})
                 continue
             name = alias.asname or alias.name
             if stmt.level and not stmt.module:
@@ -262,6 +266,15 @@ class _Reader:
                 reexport=alias.asname == alias.name,
             )})
         return state
+
+    def _star_exports(self, stmt: ast.ImportFrom) -> tuple[str, ...] | None:
+        """The names ``from m import *`` binds when m is a repo module with a literal ``__all__``, else None."""
+        source = self._absolute_module(stmt)
+        found = self.index.find(source) if source else None
+        if found is None or not found.local or found.path is None:
+            return None
+        tree = self.index.tree(found.path)
+        return literal_all(tree) if tree is not None else None
 
     def _absolute_module(self, stmt: ast.ImportFrom) -> str | None:
         # hubconf has no package, so torch.hub fails on relative imports (HUB304);
@@ -604,6 +617,8 @@ class _Reader:
             if any(first <= node.lineno <= last for first, last in dead):
                 continue
             description = _dynamic_description(node)
+            if description and isinstance(node, ast.ImportFrom) and self._star_exports(node) is not None:
+                continue
             if description:
                 self.dynamic.append(DynamicConstruct(node.lineno, node.col_offset + 1, description))
 
