@@ -6,6 +6,7 @@ import typer
 
 from hubcheck import __version__
 from hubcheck.cli import init_command, record_command, static_commands, validate_command
+from hubcheck.cli.common import QUIET
 
 app = typer.Typer(
     name="hubcheck",
@@ -13,7 +14,9 @@ app = typer.Typer(
     "Exit codes: 0 nothing failed; 1 a check failed or lint found a problem; "
     "2 bad usage, config or repo; 3 internal error.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    # Plain click help: rich markup would eat "[lint]" and "[@REF]", and its boxes cut option names at 80 columns.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -27,9 +30,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems: no tables, summaries or notes "
+                               "(README: Quiet output), e.g. `hubcheck -q lint`."),
 ) -> None:
     """Check PyTorch Hub repositories before their users do."""
+    QUIET.set(quiet)
 
 
 static_commands.register(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import signal
@@ -10,13 +11,18 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from hubcheck.errors import ExitCode, HubcheckError, UsageError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 F = TypeVar("F", bound=Callable[..., object])
+UNWRAPPED_WIDTH = 10_000
+"""The width of a console that is not a terminal: wide enough that no line is wrapped."""
 
 RepoArgument = Annotated[
     str,
@@ -26,6 +32,18 @@ RepoArgument = Annotated[
         show_default=True,
     ),
 ]
+ReposArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="REPO...",
+        help="One or more of: a local directory (or its hubconf.py), GitHub `owner/name[:ref]`, or "
+             "`git+URL[@REF]`; default: the current directory. Each gets its own report; the exit code is "
+             "the worst.",
+        show_default=False,
+    ),
+]
+LINE_FORMATS = frozenset({"text", "table", "github", "markdown"})
+"""Formats whose reports can follow one another in one stream; json, sarif and junit are one document each."""
 RefreshOption = Annotated[
     bool, typer.Option("--refresh", help="Fetch git sources again instead of reusing the cached clone.")
 ]
@@ -34,6 +52,28 @@ OutputOption = Annotated[
     typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of standard output.",
                  dir_okay=False, writable=True),
 ]
+
+
+QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("hubcheck_quiet", default=False)
+"""``hubcheck -q``: print problems only. Set by the root callback on every run."""
+
+
+def quiet() -> bool:
+    return QUIET.get()
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console that, like ruff and pytest, hard-wraps nothing when not writing to a terminal.
+
+    On a terminal lines fit its width; into a pipe or a file a long line (an accept
+    command, a path) stays one line that can be pasted or grepped, unless COLUMNS says otherwise.
+    """
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
@@ -61,7 +101,7 @@ def handles_errors(command: F) -> F:
             # Output piped into `head` and closed early: not an error worth a message.
             sys.stderr.close()
             raise typer.Exit(int(ExitCode.OK)) from None
-        except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
+        except Exception as error:
             if os.environ.get("HUBCHECK_DEBUG"):
                 raise
             raise fail(
@@ -91,8 +131,12 @@ def _terminate_as_interrupt():
 
 
 def resolve_repo(spec: str, refresh: bool):
+    """Resolve REPO; a path to a hubconf.py means the directory holding it, as the pytest plugin reads it."""
     from hubcheck.resolve import resolve
 
+    candidate = Path(spec)
+    if candidate.name == "hubconf.py" and candidate.is_file():
+        spec = str(candidate.parent)
     return resolve(spec, refresh=refresh)
 
 
@@ -117,6 +161,36 @@ def emit(text: str, output: Path | None) -> None:
         atomic_write_text(output, text)
     except OSError as error:
         raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+
+
+def one_document_per_run(specs: list[str], format_name: str, output: Path | None) -> None:
+    """Refuse several REPOs in a format that holds one repo's report per document."""
+    if len(specs) > 1 and format_name not in LINE_FORMATS:
+        raise UsageError(f"--format {format_name} writes one document per repo: pass one REPO per run "
+                         f"(got {len(specs)}), or use a format of lines ({', '.join(sorted(LINE_FORMATS))})")
+
+
+def per_repo(specs: list[str], check_one: Callable[[str], ExitCode]) -> ExitCode:
+    """Run ``check_one`` on every REPO and return the worst exit code.
+
+    With one REPO its errors propagate as usual; with several, a repo that cannot be
+    resolved gets its one error line and exit 2, and the others are still checked.
+    """
+    if len(specs) == 1:
+        return check_one(specs[0])
+    codes = []
+    for spec in specs:
+        try:
+            codes.append(check_one(spec))
+        except HubcheckError as error:
+            typer.echo(f"hubcheck: error: {spec}: {error}", err=True)
+            codes.append(error.exit_code)
+    return worst_exit(codes)
+
+
+def worst_exit(codes: list[ExitCode]) -> ExitCode:
+    """The exit code of a run over several repos: the worst of theirs (2 over 1 over 0)."""
+    return max(codes, default=ExitCode.OK)
 
 
 def split_codes(values: list[str] | None) -> tuple[str, ...]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hubcheck.results import Report
 
 
-def render_report(report: Report, format_name: str, path_prefix: str = "") -> str:
+def render_report(report: Report, format_name: str, path_prefix: str = "", summary: bool = True) -> str:
+    """The report in ``format_name``; ``summary`` off leaves out the text format's closing summary line."""
     if format_name == "json":
         from hubcheck.report.json_format import format_json
 
@@ -28,4 +29,4 @@ def render_report(report: Report, format_name: str, path_prefix: str = "") -> st
         return format_markdown(report, path_prefix)
     from hubcheck.report.text import format_lint_text
 
-    return format_lint_text(report, path_prefix)
+    return format_lint_text(report, path_prefix, summary)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hubcheck.rules import Rule
+
+_PYTHON_FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 def format_rules_table(rules: tuple[Rule, ...]) -> str:
@@ -19,8 +24,28 @@ def format_rule(rule: Rule) -> str:
     lines = [f"{rule.code} {rule.name} ({rule.severity.value})", ""]
     for title, text in rule.doc.sections():
         lines += [f"## {title}", text, ""]
-    lines += ["## Fix", rule.fix.replace("{", "<").replace("}", ">"), ""]
+    lines += ["## Fix", example_fix(rule) or rule.fix.replace("{", "<").replace("}", ">"), ""]
     return "\n".join(lines)
+
+
+def example_fix(rule: Rule) -> str | None:
+    """The fix text the rule gives for its own documented example, or None when the example does not trigger it.
+
+    A fix is a template (``anchor it to a fixed location: `{anchored}```); filled in
+    from a real finding it reads as users will see it. The example is linted as the
+    hubconf.py of a scratch directory: statically, like every lint.
+    """
+    if "{" not in rule.fix:
+        return rule.fix
+    example = _PYTHON_FENCE.search(rule.doc.example)
+    if example is None:
+        return None
+    from hubcheck.lint import lint_repo
+
+    with tempfile.TemporaryDirectory(prefix="hubcheck-rule-") as scratch:
+        (Path(scratch) / "hubconf.py").write_text(example.group(1), encoding="utf-8")
+        findings = lint_repo(Path(scratch), select=(rule.code,), cache=None).findings
+    return next((finding.fix for finding in findings if finding.code == rule.code and finding.fix), None)
 
 
 def format_rule_json(rule: Rule) -> dict[str, Any]:

@@ -33,16 +33,24 @@ def format_summary(summary: FindingSummary) -> str:
 
 
 def describe_repo(repo: dict) -> str:
-    """``reference_repo (/abs/path)`` or ``owner/name@main (commit 3f2a9c1...)``."""
+    """``reference_repo (/abs/path)`` or ``owner/name@main (commit 3f2a9c1..., dirty)``.
+
+    A dirty working tree is said, as JSON's ``dirty: true`` does: the commit alone
+    would claim the files checked are the committed ones.
+    """
     spec = repo.get("spec") or repo.get("path")
     parts = [str(repo.get("path"))]
     if repo.get("commit"):
         ref = f"{repo['ref']} " if repo.get("ref") else ""
         parts.append(f"{ref}commit {repo['commit']}")
+    if repo.get("dirty"):
+        parts.append("dirty")
     return f"{spec} ({', '.join(parts)})"
 
 
-def format_lint_text(report: Report, path_prefix: str = "") -> str:
+def format_lint_text(report: Report, path_prefix: str = "", summary: bool = True) -> str:
+    """The findings, then (unless ``summary`` is off, as with ``hubcheck -q``) one summary line."""
     lines = [format_finding(f, path_prefix) for f in report.findings]
-    lines.append(f"{format_summary(report.finding_summary)} Checked {describe_repo(report.repo)}.")
-    return "\n".join(lines) + "\n"
+    if summary:
+        lines.append(f"{format_summary(report.finding_summary)} Checked {describe_repo(report.repo)}.")
+    return "".join(line + "\n" for line in lines)
