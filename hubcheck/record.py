@@ -85,18 +85,19 @@ def record_references(
             on_outcome(outcome)
 
     owned = session is None
-    with ValidationSession(repo, replace(options, writes_repo=True)) if owned else contextlib.nullcontext(session) as active:
-        active.start()
+    active = ValidationSession(repo, replace(options, writes_repo=True)) if session is None else session
+    with active if owned else contextlib.nullcontext(active):
+        environment = active.start()
         outcome = active.import_hubconf()
         if outcome.blocked_reason:
             raise RepoCodeFailed(f"cannot record: {outcome.failures or outcome.blocked_reason}")
         limit = size_limit or active.config.validate.reference_size_limit
-        if device not in active.environment.devices and not (device == "cuda" and any(
-                d.startswith("cuda") for d in active.environment.devices)):
+        if device not in environment.devices and not (device == "cuda" and any(
+                d.startswith("cuda") for d in environment.devices)):
             from hubcheck.errors import UsageError
 
-            raise UsageError(f"--device {device}: not present here (devices: {', '.join(active.environment.devices)})")
-        device = next((d for d in active.environment.devices if d.startswith("cuda")), device) if device == "cuda" else device
+            raise UsageError(f"--device {device}: not present here (devices: {', '.join(environment.devices)})")
+        device = next((d for d in environment.devices if d.startswith("cuda")), device) if device == "cuda" else device
         names = active.selected_entrypoints() if owned else list(options.entrypoints or active.selected_entrypoints())
         for name in names:
             report(_record_one(active, name, device, update, new_only, limit))

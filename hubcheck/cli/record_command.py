@@ -6,7 +6,21 @@ from typing import Annotated
 
 import typer
 
-from hubcheck.cli.common import RefreshOption, RepoArgument, handles_errors, resolve_repo
+from hubcheck.cli.common import (
+    RefreshOption,
+    RepoArgument,
+    handles_errors,
+    resolve_repo,
+)
+from hubcheck.cli.run_flags import (
+    ConfigFileOption,
+    InputOption,
+    KwargOption,
+    MethodOption,
+    NoPretrainedOption,
+    ReferencesOption,
+    overrides_from_flags,
+)
 from hubcheck.cli.validate_command import (
     EntrypointOption,
     ExcludeOption,
@@ -40,6 +54,12 @@ def record_command(
     torch_home: TorchHomeOption = None,
     max_memory: MaxMemoryOption = None,
     python: PythonOption = None,
+    config: ConfigFileOption = None,
+    kwarg: KwargOption = None,
+    input: InputOption = None,
+    method: MethodOption = None,
+    no_pretrained: NoPretrainedOption = False,
+    references: ReferencesOption = None,
     refresh: RefreshOption = False,
 ) -> None:
     """Run entry points on their example inputs and save their outputs as references (safetensors)."""
@@ -58,12 +78,13 @@ def record_command(
         exclude_patterns=tuple(exclude_entrypoints or ()), timeout=timeout, allow_network=allow_network,
         torch_home=torch_home.resolve() if torch_home else None, max_memory=max_memory, python=python,
         lint=False, spec_for_commands=repo,
+        overrides=overrides_from_flags(config, kwarg, input, method, no_pretrained, references),
     )
     outcomes = record_references(
         resolved, options, device=device, update=update, new_only=new_only, size_limit=size_limit,
         on_outcome=lambda outcome: typer.echo(outcome.message, err=outcome.status.fails),
     )
-    counts = {}
+    counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
     typer.echo(", ".join(f"{count} {status}" for status, count in counts.items()) or "nothing to record")

@@ -150,7 +150,7 @@ def read_reference(path: Path, max_bytes: int = MAX_REFERENCE_BYTES) -> Referenc
             f"{_RERECORD}"
         )
     record = parse_record(path, metadata.get(RECORD_KEY))
-    inputs = []
+    inputs: list[torch.Tensor] = []
     while f"input.{len(inputs)}" in tensors:
         inputs.append(tensors[f"input.{len(inputs)}"])
     outputs: dict[str, Any] = {}
