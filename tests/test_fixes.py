@@ -1,0 +1,81 @@
+"""``lint --fix`` and ``--diff``: each fix turns its ``fixtures/fixes/CODE/before`` tree into ``after`` exactly,
+the result lints clean for that rule, a second run changes nothing, and ``--diff`` writes nothing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hubcheck.fixes import FIXABLE_RULES
+from hubcheck.lint import lint_repo
+from tests.helpers import FIXTURES, hubcheck, write_repo
+
+FIX_FIXTURES = FIXTURES / "fixes"
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def _copy(code: str, tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(FIX_FIXTURES / code / "before", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    return repo
+
+
+def test_every_fixable_rule_has_a_before_and_after_fixture():
+    assert sorted(p.name for p in FIX_FIXTURES.iterdir()) == sorted(FIXABLE_RULES)
+
+
+@pytest.mark.parametrize("code", FIXABLE_RULES)
+def test_fix_turns_before_into_after_and_is_idempotent(code, tmp_path):
+    repo = _copy(code, tmp_path)
+    assert any(f.code == code for f in lint_repo(repo).findings)
+    fixed = hubcheck("lint", str(repo), "--no-cache", "--select", code, "--fix")
+    assert fixed.code == 0, fixed.stdout + fixed.stderr
+    assert _tree(repo) == _tree(FIX_FIXTURES / code / "after")
+    assert not [f for f in lint_repo(repo, select=(code,)).findings]
+    again = hubcheck("lint", str(repo), "--no-cache", "--select", code, "--fix")
+    assert again.code == 0 and "fixed 0 finding(s) in 0 file(s)" in again.stderr
+    assert _tree(repo) == _tree(FIX_FIXTURES / code / "after")
+
+
+@pytest.mark.parametrize("code", FIXABLE_RULES)
+def test_diff_prints_the_fix_and_writes_nothing(code, tmp_path):
+    repo = _copy(code, tmp_path)
+    untouched = _tree(repo)
+    run = hubcheck("lint", str(repo), "--no-cache", "--select", code, "--diff")
+    assert run.code == 1, run.stderr
+    assert run.stdout.startswith("--- a/hubconf.py\n+++ b/hubconf.py\n@@ ")
+    after = (FIX_FIXTURES / code / "after" / "hubconf.py").read_text().splitlines()
+    added = [line[1:] for line in run.stdout.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert added and all(line in after for line in added)
+    assert _tree(repo) == untouched
+
+
+def test_fix_and_diff_together_is_a_usage_error(tmp_path):
+    repo = _copy("HUB201", tmp_path)
+    run = hubcheck("lint", str(repo), "--fix", "--diff")
+    assert run.code == 2 and "not both" in run.stderr
+
+
+def test_fix_through_a_link_rewrites_the_file_it_names(tmp_path):
+    repo = write_repo(tmp_path / "repo", {"src/hubconf.py": '''
+        """A model."""
+        dependencies = ["torch"]
+
+        import torch
+
+
+        def model(weights=None):
+            """A model from the checkpoint file ``weights``."""
+            return torch.load(weights, weights_only=True)
+        '''})
+    (repo / "hubconf.py").symlink_to("src/hubconf.py")
+    run = hubcheck("lint", str(repo), "--no-cache", "--select", "HUB201", "--fix")
+    assert run.code == 0, run.stderr
+    assert (repo / "hubconf.py").is_symlink()
+    assert 'torch.load(weights, weights_only=True, map_location="cpu")' in (repo / "src" / "hubconf.py").read_text()
