@@ -37,7 +37,7 @@ def test_fix_turns_before_into_after_and_is_idempotent(code, tmp_path):
     fixed = hubcheck("lint", str(repo), "--no-cache", "--select", code, "--fix")
     assert fixed.code == 0, fixed.stdout + fixed.stderr
     assert _tree(repo) == _tree(FIX_FIXTURES / code / "after")
-    assert not [f for f in lint_repo(repo, select=(code,)).findings]
+    assert lint_repo(repo, select=(code,)).findings == ()
     again = hubcheck("lint", str(repo), "--no-cache", "--select", code, "--fix")
     assert again.code == 0 and "fixed 0 finding(s) in 0 file(s)" in again.stderr
     assert _tree(repo) == _tree(FIX_FIXTURES / code / "after")

@@ -58,11 +58,9 @@ def needed_dependencies(repo_root: Path) -> tuple[str, ...]:
     (imports hubconf and the code it reaches make unguarded, in the order they are met); imports
     guarded by ``except ImportError`` stay optional."""
     from hubcheck.lint import build_context
-    from hubcheck.rules import get_rule
+    from hubcheck.rules.dependencies import undeclared_import
 
-    undeclared_import = get_rule("HUB007")
-    assert undeclared_import is not None, "HUB007 is part of the rule set"
-    modules = [str(v.args["module"]) for v in undeclared_import.check(build_context(repo_root.resolve()))]
+    modules = [str(v.args["module"]) for v in undeclared_import(build_context(repo_root.resolve()))]
     return ("torch", *dict.fromkeys(m for m in modules if m != "torch"))
 
 

@@ -13,7 +13,7 @@ from hubcheck.results import Report
 def _counts(findings: tuple[Finding, ...]) -> list[tuple[Finding, int]]:
     """One finding per rule (for its name and severity) and the rule's count, most frequent first."""
     counts = Counter(f.code for f in findings)
-    first = {}
+    first: dict[str, Finding] = {}
     for finding in findings:
         first.setdefault(finding.code, finding)
     return sorted(((first[code], count) for code, count in counts.items()), key=lambda item: (-item[1], item[0].code))
