@@ -136,6 +136,12 @@ def lint_command(
     statistics: Annotated[bool, typer.Option(
         "--statistics", help="Print how many findings each rule has instead of the findings."
     )] = False,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Apply the safe fixes (HUB003, HUB201, HUB202) to the repo's files, then report what is left."
+    )] = False,
+    diff: Annotated[bool, typer.Option(
+        "--diff", help="Print the fixes --fix would apply as a unified diff, and write nothing."
+    )] = False,
 ) -> None:
     """Check hubconf.py against the rule set, without running any repo code."""
     from hubcheck.baseline import read_baseline
@@ -143,6 +149,7 @@ def lint_command(
     from hubcheck.lint import lint_repo
     from hubcheck.lint_cache import LintCache
     from hubcheck.report.rendering import render_report
+    from hubcheck.resolve import SourceKind
     from hubcheck.results import Report
     from hubcheck.rules import validate_code_selector
 
@@ -154,12 +161,38 @@ def lint_command(
             raise UsageError(problem)
     if baseline is not None and write_baseline is not None:
         raise UsageError("pass --baseline or --write-baseline, not both (--write-baseline replaces the file)")
+    if fix and diff:
+        raise UsageError("pass --fix (write the fixes) or --diff (print them), not both")
     accepted = read_baseline(baseline) if baseline is not None else None
     resolved = resolve_repo(repo, refresh)
-    result = lint_repo(resolved.path, select=selected or None, ignore=ignored,
-                       cache=None if no_cache else LintCache.default())
-    if result.cache_problem:
-        typer.echo(f"hubcheck: {result.cache_problem}; pass --no-cache or set HUBCHECK_CACHE", err=True)
+    if (fix or diff) and resolved.spec.kind is not SourceKind.LOCAL:
+        raise UsageError(f"--fix and --diff change a local checkout; clone {repo} and pass its directory")
+
+    def lint():
+        linted = lint_repo(resolved.path, select=selected or None, ignore=ignored,
+                           cache=None if no_cache else LintCache.default())
+        if linted.cache_problem:
+            typer.echo(f"hubcheck: {linted.cache_problem}; pass --no-cache or set HUBCHECK_CACHE", err=True)
+        return linted
+
+    result = lint()
+    if fix or diff:
+        from hubcheck.fixes import apply_fixes, plan_fixes
+
+        reported = result.findings if accepted is None else accepted.new_findings(result.findings)
+        fixes = plan_fixes(resolved.path, reported)
+        if diff:
+            emit("".join(planned.diff() for planned in fixes), output)
+            if fixes and not exit_zero:
+                raise typer.Exit(int(ExitCode.PROBLEMS))
+            return
+        try:
+            apply_fixes(resolved.path, fixes)
+        except OSError as error:
+            raise UsageError(f"cannot write the fixes: {error.strerror or error} ({error.filename})") from None
+        fixed = sum(len(planned.fixed) for planned in fixes)
+        typer.echo(f"hubcheck: fixed {fixed} finding(s) in {len(fixes)} file(s)", err=True)
+        result = lint()
     if write_baseline is not None:
         write_baseline_file(write_baseline, result.findings)
         typer.echo(f"hubcheck: wrote {write_baseline}, accepting {len(result.findings)} finding(s)", err=True)
