@@ -79,3 +79,24 @@ def test_fix_through_a_link_rewrites_the_file_it_names(tmp_path):
     assert run.code == 0, run.stderr
     assert (repo / "hubconf.py").is_symlink()
     assert 'torch.load(weights, weights_only=True, map_location="cpu")' in (repo / "src" / "hubconf.py").read_text()
+
+
+def test_fix_leaves_a_file_outside_the_repo_alone(tmp_path):
+    outside = write_repo(tmp_path / "elsewhere", {"hubconf.py": '''
+        """A model."""
+        dependencies = ["torch"]
+
+        import torch
+
+
+        def model(weights=None):
+            """A model from the checkpoint file ``weights``."""
+            return torch.load(weights, weights_only=True)
+        '''})
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "hubconf.py").symlink_to(outside / "hubconf.py")
+    before = (outside / "hubconf.py").read_bytes()
+    run = hubcheck("lint", str(repo), "--no-cache", "--select", "HUB201", "--fix")
+    assert run.code == 1 and "fixed 0 finding(s) in 0 file(s)" in run.stderr
+    assert (outside / "hubconf.py").read_bytes() == before

@@ -24,7 +24,8 @@ def fix_file(repo_root: Path, path: str, findings: tuple[Finding, ...],
         dependencies: the modules a HUB003 fix lists.
     """
     file = repo_root / path
-    if not file.is_file():
+    # Only files the repo holds: a link out of it (or a finding reported outside it) is someone else's file.
+    if not file.is_file() or not file.resolve().is_relative_to(repo_root.resolve()):
         return None
     before = file.read_bytes()
     try:
