@@ -47,7 +47,7 @@ class Command:
         environment = {**os.environ, **(self.env or {})}
         completed = subprocess.run(
             self.argv, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            capture_output=True, text=True,
         )
         if completed.returncode not in self.ok_codes:
             raise CommandFailed(

@@ -53,7 +53,7 @@ _API = {
     "ExitCode": "hubcheck.errors",
 }
 
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", *_API]  # noqa: PLE0604 - the names _API maps to their modules
 
 
 def __getattr__(name: str) -> Any:

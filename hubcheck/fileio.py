@@ -130,7 +130,8 @@ def link_new(source: Path, target: Path) -> None:
     except FileExistsError:
         raise
     except OSError as error:
-        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV) or not _rename_no_replace(source, target):
+        unsupported = error.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV)
+        if not unsupported or not _rename_no_replace(source, target):
             raise
     _fsync_directory(target.parent)
 

@@ -16,6 +16,7 @@ beyond :data:`MAX_ENTRIES`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -75,10 +76,8 @@ class LintCache:
             return None
         findings = _findings_from_entry(data, key)
         if findings is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.utime(path)  # Last use, for pruning.
-            except OSError:
-                pass
         return findings
 
     def store(self, key: str, findings: tuple[Finding, ...]) -> str | None:
@@ -104,10 +103,8 @@ class LintCache:
             return
         entries.sort(key=lambda pair: pair[0])
         for _, entry in entries[:len(entries) - MAX_ENTRIES]:
-            try:
+            with contextlib.suppress(OSError):  # another hubcheck may have removed it first
                 os.unlink(entry.path)
-            except OSError:
-                pass  # Another hubcheck removed it first.
 
 
 def cache_key(repo_root: Path, rule_codes: tuple[str, ...]) -> str:

@@ -561,7 +561,7 @@ def _ensure_tree(spec: RepoSpec, repo_dir: Path, commit: str) -> Path:
                 # "tar", not Python 3.14's default "data": the latter refuses the
                 # absolute symlinks that a git checkout would create.
                 tar.extraction_filter = getattr(tarfile, "tar_filter", None)
-                tar.extractall(partial)
+                tar.extractall(partial)  # noqa: S202 - a commit git exported, under tar_filter where it exists
             partial.rename(tree)
         except (OSError, tarfile.TarError) as exc:
             raise ResolutionError(f"could not write commit {commit} to {tree}: {exc}") from exc
@@ -593,7 +593,7 @@ def _locked(repo_dir: Path) -> Iterator[None]:
 
     try:
         repo_dir.mkdir(parents=True, exist_ok=True)
-        lock = open(repo_dir / ".lock", "a")
+        lock = open(repo_dir / ".lock", "a")  # noqa: SIM115 - a with below, once the error is reported
     except OSError as exc:
         raise ResolutionError(
             f"cannot write the hubcheck cache at {repo_dir}: {exc.strerror}; "

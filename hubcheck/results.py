@@ -46,7 +46,7 @@ class CheckResult:
         return f"{head}[{self.device}]" if self.device else head
 
     def to_json(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "entrypoint": self.entrypoint,
             "check": self.check,
             "device": self.device,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import contextlib
 import os
 import queue
 import re
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ _CRASH_OUTPUT_S = 0.1
 _MAX_JOB_MESSAGE_BYTES = 64 * 1024 * 1024
 # Every process the worker starts inherits this variable, with a value unique to the worker:
 # children that leave its process group (setsid, daemons) are still found through it.
-_TOKEN_ENV = "HUBCHECK_WORKER_TOKEN"
+_TOKEN_ENV = "HUBCHECK_WORKER_TOKEN"  # noqa: S105 - the variable's name; its value is made per worker
 
 # Loads hubcheck/worker under a private name: no sys.path entry, so nothing of
 # hubcheck's (or its environment's) can shadow the repo's own modules.
@@ -91,7 +92,6 @@ class WorkerOptions:
     """TORCH_HOME for repo code; None gives each worker a private, empty one."""
     max_memory: int | None = None
     """Bytes of resident memory a job's processes may use together; None is unlimited."""
-    extra_env: dict[str, str] = field(default_factory=dict)
     overlay_repo: Path | None = None
     """Linux: the repo, to be put under an overlay so that repo code cannot change it; None leaves it writable."""
     overlay_keep: tuple[Path, ...] = ()
@@ -194,7 +194,6 @@ class Worker:
 
     def __init__(self, options: WorkerOptions | None = None) -> None:
         self.options = options or WorkerOptions()
-        self.hello: Hello | None = None
         self._process: subprocess.Popen | None = None
         self._scratch: Path | None = None
         self._events: queue.Queue = queue.Queue()
@@ -236,7 +235,6 @@ class Worker:
             "HUBCHECK_WORKER": "1",
             _TOKEN_ENV: self._token,
         })
-        env.update(self.options.extra_env)
         argv = [
             python, "-c", _BOOTSTRAP.format(init=str(_WORKER_DIR / "__init__.py"), directory=str(_WORKER_DIR)),
             "--commands-fd", str(commands_read), "--results-fd", str(results_write),
@@ -261,7 +259,6 @@ class Worker:
         threading.Thread(target=self._read_results, args=(results_read,), daemon=True).start()
         first = self._next(time.monotonic() + timeout)
         if isinstance(first, Hello):
-            self.hello = first
             return first
         self.close()
         if isinstance(first, Fatal):
@@ -286,22 +283,16 @@ class Worker:
             # A server still busy with a job (hubcheck was interrupted while waiting for it)
             # would only answer the exit request after the job: it is killed at once.
             if process.poll() is None and not self._busy:
-                try:
+                with contextlib.suppress(OSError):
                     send(self._commands, Exit())
-                except OSError:
-                    pass
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=_GRACEFUL_EXIT_S)
-                except subprocess.TimeoutExpired:
-                    pass
             processes.kill(processes.descendants(process.pid))
             self._kill_group()
             process.wait()
             _kill_tagged(f"{_TOKEN_ENV}={self._token}".encode())
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._commands)
-            except OSError:
-                pass
             self._process = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
@@ -310,10 +301,8 @@ class Worker:
     def _kill_group(self) -> None:
         if self._process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -553,10 +542,8 @@ def _kill_tagged(entry: bytes) -> None:
         except OSError:
             continue
         if found:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(name), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def _signal_name(number: int) -> str:

@@ -114,7 +114,8 @@ def test_an_unknown_ref_exits_2_listing_the_refs(published):
 
 def test_refresh_sees_a_new_commit(published, tmp_path):
     env = _env(published)
-    assert [e["name"] for e in json.loads(hubcheck("list", "acme/tiny:main", "--format", "json", env=env).stdout)["entrypoints"]] == ["tinier", "tiny"]
+    listed = json.loads(hubcheck("list", "acme/tiny:main", "--format", "json", env=env).stdout)
+    assert [e["name"] for e in listed["entrypoints"]] == ["tinier", "tiny"]
     work = git.Repo(tmp_path / "work")
     _commit(work, {"hubconf.py": V2 + '\n\ndef third():\n    """A third."""\n    return None\n'}, "v3")
     work.git.push(str(tmp_path / "mirror" / "acme" / "tiny.git"), "main")

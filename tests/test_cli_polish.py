@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
-
 from helpers import PROJECT, hubcheck, write_repo
 
 REFERENCE = PROJECT / "reference_repo"

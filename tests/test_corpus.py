@@ -24,6 +24,7 @@ under a hard timeout, and every run must:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -220,10 +221,8 @@ def _tagged_processes(tag: str) -> list[tuple[int, str]]:
 
 def _kill(processes: list[tuple[int, str]]) -> None:
     for pid, _ in processes:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _run(workspace: Workspace, argv: list[str], timeout_s: float) -> Run:

@@ -228,7 +228,8 @@ def test_an_invalid_config_is_one_failing_item(pytester: pytest.Pytester):
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--hubcheck",), "*--hubcheck: no hub repo to check*"),
-    (("--hubcheck", "--hubcheck-device", "gpu"), "*--hubcheck-device: unknown device 'gpu' (use auto, cpu, cuda, cuda:N or mps)*"),
+    (("--hubcheck", "--hubcheck-device", "gpu"),
+     "*--hubcheck-device: unknown device 'gpu' (use auto, cpu, cuda, cuda:N or mps)*"),
     (("--hubcheck-repo", "not/a/dir/at/all"), "*--hubcheck-repo not/a/dir/at/all:*"),
     (("--hubcheck", "--hubcheck-python", "/no/such/python"), "*--hubcheck-python /no/such/python: no such interpreter*"),
 ])
@@ -312,7 +313,9 @@ def test_reports_point_at_the_entrypoint_definition(sequential: Run):
     source = (FIXTURES / "broken_entrypoints" / "hubconf.py").read_text().splitlines()
     line = source.index("def sleeps():")  # 0-based, as pytest locations are
     node_id = "broken_entrypoints/hubconf.py::sleeps::forward[cpu]"
-    assert sequential.items[node_id]["location"] == ["broken_entrypoints/hubconf.py", line, node_id]
+    # The domain names the repo but is not the node id, whose dots `pytest -v` would turn into "::".
+    domain = "sleeps::forward[cpu] (broken_entrypoints)"
+    assert sequential.items[node_id]["location"] == ["broken_entrypoints/hubconf.py", line, domain]
     assert f"broken_entrypoints/hubconf.py:{line + 1}: not run: timed out during load[cpu]" in sequential.stdout
 
 
@@ -484,8 +487,8 @@ def test_hub_model_binds_to_the_repo_that_holds_the_test(pytester: pytest.Pytest
         "test_outside.py::test_per_repo?a? PASSED*",
         "test_outside.py::test_per_repo?b? PASSED*",
     ])
-    result.stdout.fnmatch_lines(["*hub_model: this session checks 2 hub repos ('a', 'b') and test_outside.py is "
-                                 "inside none of them: name one, hub_model('model', repo='a')*"])
+    result.stdout.fnmatch_lines([("*hub_model: this session checks 2 hub repos ('a', 'b') and test_outside.py is "
+                                  "inside none of them: name one, hub_model('model', repo='a')*")])
 
 
 @pytest.mark.parametrize("value", ["1e308", "inf", "nan", "-1"])

@@ -300,7 +300,9 @@ def test_a_pickle_in_disguise_fails_the_reference_check_in_validate(linear_repo,
 def test_missing_reference_fails_once_the_repo_has_references(linear_repo):
     assert hubcheck("record", str(linear_repo)).code == 0
     hubconf = linear_repo / "hubconf.py"
-    hubconf.write_text(hubconf.read_text() + '\n\ndef linear_copy(pretrained=True):\n    """Another.\n\n    Args:\n        pretrained: as linear.\n    """\n    return linear(pretrained)\n')
+    hubconf.write_text(hubconf.read_text() + (
+        '\n\ndef linear_copy(pretrained=True):\n    """Another.\n\n    Args:\n        pretrained: as linear.\n    """\n'
+        '    return linear(pretrained)\n'))
     (linear_repo / "hubcheck.toml").write_text(MLP_CONFIG + "\n[entrypoints.linear_copy]\ninputs = [ { shape = [8, 4] } ]\n")
     code, report = _validate_json(linear_repo)
     assert code == 1

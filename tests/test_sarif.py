@@ -66,7 +66,7 @@ def test_github_annotations_and_junit_name_the_rule(tmp_path):
     annotations = [line for line in format_github(report).splitlines() if line.startswith("::")]
     assert len(annotations) == 2
     assert all("title=HUB202 torch-load-without-weights-only::" in line for line in annotations)
-    cases = ElementTree.fromstring(format_junit(report)).iter("testcase")  # noqa: S314 - hubcheck's own output
+    cases = ElementTree.fromstring(format_junit(report)).iter("testcase")  # hubcheck's own output
     assert [case.get("name") for case in cases] == [
         "HUB202 torch-load-without-weights-only hubconf.py:9:13",
         "HUB202 torch-load-without-weights-only hubconf.py:10:13",

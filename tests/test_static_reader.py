@@ -137,7 +137,7 @@ def _repo_id(repo: Path) -> str:
     return repo.relative_to(FIXTURES).as_posix()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model_or_reason(repo: Path):
     """The static model, or why the list comparison does not apply to this repo."""
     try:

@@ -82,11 +82,11 @@ def _describe(module: types.ModuleType) -> dict[str, object]:
         for name in dir(module):
             try:
                 value = getattr(module, name)
-            except Exception:  # noqa: BLE001 - a lazy attribute that fails is simply left out
+            except Exception:  # noqa: BLE001, S112 - a lazy attribute that fails is simply left out
                 continue
             kind = _classify(value)
             # Private names are never entry points; private submodules are still imported by name.
-            if not name.startswith("_") or kind == "m" and not name.startswith("__"):
+            if not name.startswith("_") or (kind == "m" and not name.startswith("__")):
                 names[name] = kind
     grouped = {kind: " ".join(sorted(n for n, k in names.items() if k == kind)) for kind in _KINDS}
     return {"package": hasattr(module, "__path__"), **{k: v for k, v in grouped.items() if v}}

@@ -47,7 +47,7 @@ class RuleDoc:
     def sections(self) -> tuple[tuple[str, str], ...]:
         return tuple(zip(DOC_SECTIONS, (
             self.what_it_does, self.why_is_this_bad, self.example, self.use_instead, self.references
-        )))
+        ), strict=True))
 
 
 @dataclass(frozen=True)

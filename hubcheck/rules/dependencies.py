@@ -151,7 +151,8 @@ def dependencies_not_list(ctx: LintContext):
     - torch/hub.py `_check_dependencies`
     """
     model = ctx.model
-    if model is None or model.dependencies.problem is None:
+    problem = model.dependencies.problem if model is not None else None
+    if model is None or problem is None:
         return
     deps = model.dependencies
     problems = {
@@ -161,7 +162,7 @@ def dependencies_not_list(ctx: LintContext):
     }
     value = deps.source if deps.source is not None and len(deps.source) <= 60 else "..."
     line, column = deps.problem_at or (deps.line, deps.column)
-    yield Violation(model.path, line, column, {"value": value, "problem": problems[deps.problem]})
+    yield Violation(model.path, line, column, {"value": value, "problem": problems[problem]})
 
 
 @rule(
@@ -256,6 +257,7 @@ def undeclared_import(ctx: LintContext):
         if isinstance(node, ast.ImportFrom) and node.level:
             continue
         # `import a, b` names each module in its own alias; `from a import b` names it once.
+        modules: list[tuple[str, ast.alias | ast.ImportFrom]]
         if isinstance(node, ast.Import):
             modules = [(alias.name, alias) for alias in node.names]
         else:

@@ -62,7 +62,7 @@ def _plain_literal(node: ast.expr | None) -> bool:
 
 def _string_expression(node: ast.expr) -> bool:
     """``"a" + str(i)``, an f-string or a string constant: always a string."""
-    if isinstance(node, ast.JoinedStr) or isinstance(node, ast.Constant) and isinstance(node.value, str):
+    if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
         return True
     return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and (
         _string_expression(node.left) or _string_expression(node.right))

@@ -102,7 +102,7 @@ def compare(
             difference = compare_tensors(key, want, got, rtol, atol)
             if difference is not None:
                 differences.append(difference)
-        elif want != got and not (want != want and got != got):  # NaN equals NaN here
+        elif want != got and not (want != want and got != got):  # noqa: PLR0124 - NaN equals NaN here
             differences.append(Difference(key, f"{key}: expected {want!r}, got {got!r}", {}))
     return differences
 

@@ -33,6 +33,8 @@ def _add_to_sys_path(path: str):
 
 def _import_module(name: str, path: str):
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # torch.hub asserts the same
+        raise ImportError(f"cannot import {path} as a module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -60,7 +60,8 @@ def infer_inputs(model: torch.nn.Module) -> tuple[list[dict[str, Any]], str] | N
     elif isinstance(first, torch.nn.Embedding):
         spec = {"shape": [_INFERRED_BATCH, 16], "dtype": "int64", "distribution": "randint",
                 "low": 0, "high": first.num_embeddings, "seed": None}
-        return [spec], f"input inferred from the first layer {name}({first.num_embeddings}, {first.embedding_dim}): int64 {spec['shape']}"
+        layer = f"{name}({first.num_embeddings}, {first.embedding_dim})"
+        return [spec], f"input inferred from the first layer {layer}: int64 {spec['shape']}"
     else:
         return None
     spec = {"shape": shape, "dtype": dtype, "distribution": "normal", "low": 0.0, "high": 1.0, "seed": None}

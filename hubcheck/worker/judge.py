@@ -219,7 +219,7 @@ def judge(job: JudgeJob, emit: Emit) -> None:
 
 def _same_tensors(first: list[torch.Tensor], second: list[torch.Tensor]) -> bool:
     return len(first) == len(second) and all(
-        a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b) for a, b in zip(first, second))
+        a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b) for a, b in zip(first, second, strict=True))
 
 
 def _details(differences: list[Difference]) -> list[dict[str, Any]]:

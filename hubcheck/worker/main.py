@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import faulthandler
 import gc
 import json
@@ -136,10 +137,9 @@ def _prepare(allow_tf32: bool, isolation: dict[str, str]) -> Hello:
     """Import everything a job needs, find the devices without touching CUDA here, freeze the heap."""
     import torch
 
-    try:
-        import numpy  # noqa: F401 - imported once here rather than by every entry point
-    except ImportError:
-        pass
+    # numpy is imported once here rather than by every entry point, where it is installed.
+    with contextlib.suppress(ImportError):
+        import numpy  # noqa: F401
     from . import checks, judge  # noqa: F401 - with safetensors and torch.hub
 
     devices = _probe_devices()
@@ -208,16 +208,12 @@ def _run_forked(job: Any, control: tuple[int, int]) -> None:
         os.close(read_fd)
         _child(job, write_fd, control, server)
     os.close(write_fd)
-    try:
+    with contextlib.suppress(OSError):  # the child already did, or already exited
         os.setpgid(pid, pid)
-    except OSError:  # the child already did, or already exited
-        pass
     send(results_fd, Started(pid))
     status = _relay_until_exit(pid, read_fd, results_fd)
-    try:
+    with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)  # what is left of the job's process group
-    except OSError:
-        pass
     kill_descendants()
     send(results_fd, Exited(os.waitstatus_to_exitcode(status)))
 
@@ -312,10 +308,8 @@ def _child(job: Any, message_fd: int, control: tuple[int, int], server: int) -> 
         code = 1
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):  # a stream repo code closed or replaced
                 stream.flush()
-            except Exception:  # noqa: BLE001, S110 - a stream repo code closed or replaced
-                pass
         os._exit(code)
 
 

@@ -155,7 +155,7 @@ def _enter_plan(plan: _Plan) -> str | None:
         _confine(plan)
     except _Refused as error:
         return str(error)
-    global _entered
+    global _entered  # noqa: PLW0603 - the process enters a namespace once; every job it forks reads it
     _entered = True
     return None
 
@@ -235,7 +235,9 @@ def _overlay(libc, repo: str, scratch: str, keep: tuple[str, ...]) -> None:
     import ctypes
 
     def mount(source: str | None, target: str, kind: str | None, flags: int, data: str | None, what: str) -> None:
-        encode = (lambda text: None if text is None else text.encode())
+        def encode(text: str | None) -> bytes | None:
+            return None if text is None else text.encode()
+
         if libc.mount(encode(source), encode(target), encode(kind), flags, encode(data)) != 0:
             raise _Refused(f"could not {what}: {os.strerror(ctypes.get_errno())}")
 

@@ -7,6 +7,7 @@ nothing, so only process groups and the parent-death signal hold.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -44,10 +45,8 @@ def descendants(root: int) -> list[int]:
 
 def kill(pids: list[int]) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def resident_bytes(pids: list[int]) -> int:

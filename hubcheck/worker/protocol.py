@@ -438,7 +438,8 @@ class LineReader:
                 del self._buffer[: newline + 1]
                 return decode(line, allowed)
             if len(self._buffer) > MAX_MESSAGE_BYTES:
-                raise ProtocolError(f"a message of more than {MAX_MESSAGE_BYTES // 2**20} MiB: {preview(bytes(self._buffer[:200]))}")
+                start = preview(bytes(self._buffer[:200]))
+                raise ProtocolError(f"a message of more than {MAX_MESSAGE_BYTES // 2**20} MiB: {start}")
             chunk = os.read(self.fd, 65536)
             if not chunk:
                 return None
