@@ -7,7 +7,9 @@ off is worse than no config at all.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import fnmatch
 import math
 import os
 import sys
@@ -131,8 +133,19 @@ class Config:
     """The file it was read from, or None when the repo has none."""
 
     def entrypoint(self, name: str) -> EntrypointConfig:
-        """The entry point's configuration, or the defaults when it has none."""
-        return self.entrypoints.get(name) or EntrypointConfig(name)
+        """The entry point's table, else the longest glob table matching it, else the defaults."""
+        exact = self.entrypoints.get(name)
+        if exact is not None:
+            return exact
+        globs = [key for key in self.entrypoints if is_glob(key) and fnmatch.fnmatchcase(name, key)]
+        if not globs:
+            return EntrypointConfig(name)
+        return dataclasses.replace(self.entrypoints[max(globs, key=len)], name=name)
+
+
+def is_glob(name: str) -> bool:
+    """Whether an ``[entrypoints."..."]`` table name is a pattern (``"resnet*"``) rather than a name."""
+    return any(character in name for character in "*?[")
 
 
 def load_config(repo_root: Path) -> Config:
@@ -151,6 +164,11 @@ def load_config(repo_root: Path) -> Config:
         if section is not None:
             return parse_config(section, pyproject, prefix="tool.hubcheck.")
     return Config()
+
+
+def read_config_table(path: Path) -> dict[str, Any]:
+    """A configuration file's TOML, read with the checks of :func:`load_config` (size, UTF-8, syntax)."""
+    return _read_toml(path)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

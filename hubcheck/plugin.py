@@ -50,6 +50,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds per entry point (default: the repo's [validate] timeout)")
     group.addoption("--hubcheck-python", default=None, metavar="PYTHON",
                     help="run repo code in a worker under this interpreter (e.g. a venv with another torch)")
+    # --hubcheck-config, --hubcheck-kwarg... : the twins of validate's options, from one table.
+    from hubcheck.run_options import add_plugin_options
+
+    add_plugin_options(group)
     parser.addini("hubcheck_repos", type="args", default=[],
                   help="hub repos to check, relative to the configuration file: with --hubcheck, and on runs "
                        "given no path arguments (like testpaths); the repos of the hub_repo fixture")

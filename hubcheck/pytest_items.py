@@ -27,13 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from hubcheck.config import Config, load_config
+from hubcheck.config import Config
+from hubcheck.config_overlay import load_layered_config
 from hubcheck.errors import ConfigError, HubcheckError
 from hubcheck.findings import Finding
-from hubcheck.plugin import UPDATE_PROPERTY
 from hubcheck.resolve import ResolvedRepo, SourceKind, parse_spec, require_hubconf, resolve
 from hubcheck.results import CheckResult, Status
+from hubcheck.run_options import RunOverrides, is_selected, plugin_overrides, plugin_value
+
+from hubcheck.plugin import UPDATE_PROPERTY
 from hubcheck.validate import ACCELERATOR_CHECKS, ENTRYPOINT_CHECKS, REPO_CHECKS, ValidateOptions, ValidationSession
 
 if TYPE_CHECKING:
@@ -200,7 +202,7 @@ class RepoState:
             ConfigError: the repo's configuration is invalid.
         """
         if self._config is None:
-            self._config = load_config(self.resolved.path)
+            self._config = load_layered_config(self.resolved.path, self.run.options.overrides.config_file)
         return self._config
 
     @property
@@ -226,12 +228,12 @@ class RepoState:
         static = list(model.entrypoints) if model is not None else []
         lines = {entry.name: entry.line for entry in static}
         if model is not None and model.complete:
-            return [entry.name for entry in static], lines
+            return self.run.selected([entry.name for entry in static]), lines
         outcome = self.session().import_hubconf()
         for name, entry in outcome.entries.items():
             if entry.line and name not in lines:
                 lines[name] = entry.line
-        return outcome.names or [entry.name for entry in static], lines
+        return self.run.selected(outcome.names or [entry.name for entry in static]), lines
 
     def devices(self, name: str) -> tuple[str, ...]:
         """The devices an entry point's items are collected for."""
@@ -368,12 +370,31 @@ class HubcheckRun:
             python=config.option.hubcheck_python,
             # --hubcheck-update records through the same worker, which writes the references into the repo.
             writes_repo=config.option.hubcheck_update,
+            torch_home=Path(plugin_value(config.option, "torch-home")).resolve()
+            if plugin_value(config.option, "torch-home") else None,
+            allow_network=True if plugin_value(config.option, "allow-network") else None,
+            entrypoints=tuple(plugin_value(config.option, "entrypoint")),
+            select_patterns=tuple(plugin_value(config.option, "select-entrypoints")),
+            exclude_patterns=tuple(plugin_value(config.option, "exclude-entrypoints")),
+            overrides=self._overrides(config),
         )
         self.update: bool = config.option.hubcheck_update
         self.is_xdist_worker = hasattr(config, "workerinput")
         self.requests = requested_repos(config)
         self._states: dict[RepoRequest, RepoState] = {}
         self._reached: set[RepoRequest] = set()
+
+    @staticmethod
+    def _overrides(config: pytest.Config) -> RunOverrides:
+        try:
+            return plugin_overrides(config.option)
+        except HubcheckError as error:
+            raise pytest.UsageError(str(error)) from None
+
+    def selected(self, names: list[str]) -> list[str]:
+        """The names ``--hubcheck-entrypoint`` / ``--hubcheck-select-entrypoints`` / ``--hubcheck-exclude-…`` keep."""
+        options = self.options
+        return [n for n in names if is_selected(n, options.entrypoints, options.select_patterns, options.exclude_patterns)]
 
     def state(self, request: RepoRequest) -> RepoState:
         if request not in self._states:

@@ -18,13 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubcheck.config import Config, EntrypointConfig, load_config, parse_memory
+from hubcheck.config import Config, EntrypointConfig, is_glob, parse_memory
+from hubcheck.config_overlay import (
+    load_layered_config,
+    unaccepted_kwargs,
+    with_overrides,
+)
 from hubcheck.errors import MissingDependencyError, UsageError
 from hubcheck.isolation import Isolation
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.results import CheckResult, Environment, Report, Status
+from hubcheck.run_options import RunOverrides
 from hubcheck.sandbox import JobRun, Worker, WorkerOptions
-from hubcheck.static.model import HubconfModel
+from hubcheck.static.model import HubconfModel, Parameter
 from hubcheck.verdicts import (
     ChildReport,
     JudgeReport,
@@ -83,6 +89,8 @@ class ValidateOptions:
     lint: bool = True
     spec_for_commands: str | None = None
     """How to name the repo in suggested commands (the user's REPO argument)."""
+    overrides: RunOverrides = field(default_factory=RunOverrides)
+    """--config, --kwarg, --input, --method, --no-pretrained, --references."""
 
 
 @dataclass
@@ -123,7 +131,8 @@ class ValidationSession:
         """``static_model`` is hubconf as already read statically (by lint), so it is not read again."""
         self.repo = repo
         self.options = options or ValidateOptions()
-        self.config = config if config is not None else load_config(repo.path)
+        loaded = config if config is not None else load_layered_config(repo.path, self.options.overrides.config_file)
+        self.config = with_overrides(loaded, self.options.overrides, self._parameters)
         require_torch(self.options.python)
         validate = self.config.validate
         allow_network = self.options.allow_network if self.options.allow_network is not None else validate.allow_network
@@ -227,6 +236,12 @@ class ValidationSession:
                 self._static = (None, error.reason)
         return self._static
 
+    def _parameters(self, name: str) -> tuple[Parameter, ...] | None:
+        """The entry point's static parameters, or None when they cannot be read."""
+        model = self._static_model()[0]
+        entry = model.entrypoint(name) if model is not None else None
+        return entry.parameters if entry is not None else None
+
     @property
     def static_model(self) -> HubconfModel | None:
         """hubconf.py as read statically, or None when it cannot be read."""
@@ -270,6 +285,10 @@ class ValidationSession:
             chosen = [n for n in chosen if any(fnmatch.fnmatchcase(n, p) for p in self.options.select_patterns)]
         if self.options.exclude_patterns:
             chosen = [n for n in chosen if not any(fnmatch.fnmatchcase(n, p) for p in self.options.exclude_patterns)]
+        unaccepted = unaccepted_kwargs(self.options.overrides, chosen, self._parameters)
+        if unaccepted:
+            raise UsageError(f"--kwarg {unaccepted[0]}: no selected entry point takes {unaccepted[0]!r} "
+                             "(check the spelling against `hubcheck help`)")
         return chosen
 
     def config_checks(self, names: list[str]) -> list[CheckResult]:
@@ -279,6 +298,13 @@ class ValidationSession:
         if not known:
             return results
         for name in sorted(set(self.config.entrypoints) - known):
+            if is_glob(name):
+                if not any(fnmatch.fnmatchcase(n, name) for n in known):
+                    results.append(self._repo_result(
+                        "config", Status.FAILED,
+                        f"{self.config.source}: [entrypoints.\"{name}\"] matches no entry point of hubconf.py",
+                    ))
+                continue
             results.append(self._repo_result(
                 "config", Status.FAILED,
                 f"{self.config.source}: [entrypoints.{name}] configures an entry point hubconf.py does not have",
@@ -323,11 +349,13 @@ class ValidationSession:
 
     @property
     def references_dir(self) -> Path:
-        return self.repo.path / self.config.validate.references
+        return self.options.overrides.references or self.repo.path / self.config.validate.references
 
     def reference_path(self, entrypoint: str) -> Path:
         """The entry point's reference file (see :func:`reference_file`: it raises ReferencePathRefused)."""
-        return reference_file(self.repo.path, self.references_dir, entrypoint, REFERENCE_CASE)
+        # --references DIR is the user's own directory: links are kept inside it rather than inside the repo.
+        root = self.repo.path if self.options.overrides.references is None else self.references_dir
+        return reference_file(root, self.references_dir, entrypoint, REFERENCE_CASE)
 
     def _display(self, path: Path) -> str:
         try:
@@ -337,7 +365,10 @@ class ValidationSession:
 
     def command(self, *words: str) -> str:
         spec = self.options.spec_for_commands or self.repo.spec.raw
-        return " ".join(["hubcheck", words[0], shlex.quote(spec), *[shlex.quote(w) for w in words[1:]]])
+        # The flags this run needed, so that the suggested command works as printed.
+        needed = [*self.options.overrides.command_flags(),
+                  *(["--torch-home", str(self.options.torch_home)] if self.options.torch_home else [])]
+        return " ".join(["hubcheck", words[0], shlex.quote(spec), *[shlex.quote(w) for w in [*words[1:], *needed]]])
 
     def _reference_job(self, name: str) -> ReferenceInfo:
         try:
@@ -521,7 +552,7 @@ def validate_repo(
 ) -> Report:
     """Lint and validate every selected entry point; the report ``hubcheck validate`` prints."""
     options = options or ValidateOptions()
-    config = load_config(repo.path)
+    config = load_layered_config(repo.path, options.overrides.config_file)
     findings: tuple = ()
     static_model = None
     if options.lint:

@@ -7,8 +7,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from hubcheck.cli.common import OutputOption, RefreshOption, RepoArgument, emit, handles_errors, path_prefix, resolve_repo
+from hubcheck.cli.common import (
+    OutputOption,
+    RefreshOption,
+    RepoArgument,
+    emit,
+    handles_errors,
+    path_prefix,
+    resolve_repo,
+)
+from hubcheck.cli.run_flags import (
+    ConfigFileOption,
+    InputOption,
+    KwargOption,
+    MethodOption,
+    NoPretrainedOption,
+    ReferencesOption,
+    overrides_from_flags,
+)
 from hubcheck.report import ValidateFormat
 
 DeviceOption = Annotated[
@@ -62,6 +78,12 @@ def validate_command(
     torch_home: TorchHomeOption = None,
     max_memory: MaxMemoryOption = None,
     python: PythonOption = None,
+    config: ConfigFileOption = None,
+    kwarg: KwargOption = None,
+    input: InputOption = None,
+    method: MethodOption = None,
+    no_pretrained: NoPretrainedOption = False,
+    references: ReferencesOption = None,
     keep_obtained: Annotated[Path | None, typer.Option(
         "--keep-obtained", help="Write the obtained outputs to DIR, in the reference format, for inspection.",
         file_okay=False)] = None,
@@ -71,6 +93,7 @@ def validate_command(
 ) -> None:
     """Load every entry point on the CPU and every GPU in an isolated worker, and check it."""
     from hubcheck.resolve import require_hubconf
+
     from hubcheck.validate import ValidateOptions, validate_repo
 
     resolved = resolve_repo(repo, refresh)
@@ -90,6 +113,7 @@ def validate_command(
         python=python,
         keep_obtained=keep_obtained.resolve() if keep_obtained else None,
         spec_for_commands=repo,
+        overrides=overrides_from_flags(config, kwarg, input, method, no_pretrained, references),
     )
     for value in options.devices or ():
         _check_device_word(value)

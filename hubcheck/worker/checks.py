@@ -60,8 +60,9 @@ def describe_exception(error: BaseException, repo_dir: str) -> str:
     blocked = netguard.attempts()
     if isinstance(error, netguard.NetworkBlocked) or _caused_by_block(error):
         where = blocked[-1] if blocked else str(error)
-        return (f"network access blocked: {where}; pre-fetch the weights into a torch home "
-                "(--torch-home) or allow it with --allow-network")
+        return (f"network access blocked: {where}; for an offline run without weights pass --no-pretrained "
+                "(or --kwarg pretrained=False), pre-fetch the weights into a torch home (--torch-home), "
+                "or allow it with --allow-network")
     if isinstance(error, SystemExit):
         return f"repo code called sys.exit({error.code!r})"
     text = f"{type(error).__name__}: {error}".strip()
