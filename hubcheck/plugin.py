@@ -95,8 +95,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _check_timeout(config.option.hubcheck_timeout)
     if not _run(config).requests:
+        named = ""
+        if config.args_source is pytest.Config.ArgsSource.ARGS:
+            named = "; ".join(f"{arg} holds no hubconf.py" for arg in config.args) + ": "
         raise pytest.UsageError(
-            "--hubcheck: no hub repo to check: name a directory that holds hubconf.py "
+            f"--hubcheck: no hub repo to check: {named}name a directory that holds hubconf.py "
             "(pytest --hubcheck path/to/repo), pass --hubcheck-repo SPEC, or set hubcheck_repos in the pytest "
             "configuration"
         )
@@ -140,8 +143,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     if not config.stash.get(_ACTIVE, False) or not config.option.hubcheck_update:
         return
-    messages = [value for reports in terminalreporter.stats.values() for report in reports
-                for key, value in getattr(report, "user_properties", ()) if key == UPDATE_PROPERTY]
+    # Every phase's report (setup, call, teardown) carries the item's user_properties: read the call's, once.
+    messages = dict.fromkeys(
+        value for reports in terminalreporter.stats.values() for report in reports
+        if getattr(report, "when", None) == "call"
+        for key, value in getattr(report, "user_properties", ()) if key == UPDATE_PROPERTY)
     if messages:
         terminalreporter.write_sep("=", "hubcheck --hubcheck-update")
         for message in messages:

@@ -274,14 +274,10 @@ class RepoState:
             if found:
                 return found[0]
             return CheckResult(None, check, None, Status.SKIPPED, outcome.blocked_reason or "hubconf did not import")
-        if any(r.check == "import" and r.status is Status.FAILED for r in outcome.results):
-            return CheckResult(None, check, None, Status.SKIPPED, outcome.blocked_reason or "hubconf did not import")
+        # The same one result per check that `hubcheck validate` reports, so both count alike.
         if self._config_checks is None:
             self._config_checks = session.config_checks(outcome.names)
-        failures = [r.message for r in self._config_checks if r.check == check]
-        if failures:
-            return CheckResult(None, check, None, Status.FAILED, "\n".join(failures))
-        return CheckResult(None, check, None, Status.PASSED, f"no {check} problems")
+        return next(r for r in self._config_checks if r.check == check)
 
     def entrypoint_result(self, item: EntrypointCheckItem) -> CheckResult:
         """The result of one item, from the entry point's one run (made by its first item)."""
@@ -538,8 +534,17 @@ class HubcheckItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
-        # The whole node id heads a failure: several repos have an `import` item.
-        return self.repo.hubconf, 0, self.nodeid
+        return self.repo.hubconf, 0, self.domain
+
+    @property
+    def domain(self) -> str:
+        """What heads a failure: the repo and the item's path below hubconf.py (several repos have an `import`).
+
+        Not the node id: `pytest -v` replaces the dots of a domain that ends the node id
+        with "::", printing `repo/hubconf::py::import`, which cannot be pasted back.
+        """
+        below = self.nodeid.split("::", 1)[1]
+        return f"{below} ({self.repo.request.spec})"
 
 
 class RepoCheckItem(HubcheckItem):
@@ -582,7 +587,7 @@ class LintItem(HubcheckItem):
         first = self.findings[0] if self.findings else None
         if first is None:
             return super().reportinfo()
-        return self.repo.resolved.path / first.path, (first.line or 1) - 1, self.nodeid
+        return self.repo.resolved.path / first.path, (first.line or 1) - 1, self.domain
 
 
 class EntrypointCheckItem(HubcheckItem):
@@ -606,7 +611,7 @@ class EntrypointCheckItem(HubcheckItem):
         return result
 
     def reportinfo(self):
-        return self.repo.hubconf, (self.parent.line or 1) - 1, self.nodeid
+        return self.repo.hubconf, (self.parent.line or 1) - 1, self.domain
 
 
 def _group_name(nodeid: str) -> str:

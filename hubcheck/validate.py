@@ -292,8 +292,24 @@ class ValidationSession:
         return chosen
 
     def config_checks(self, names: list[str]) -> list[CheckResult]:
-        """Config for entry points that do not exist, and references whose entry point is gone."""
+        """One ``config`` and one ``references`` result: config for entry points that do not exist, references
+        whose entry point is gone. Each passes, or fails with every problem, as the plugin's two items do."""
+        outcome = self.import_hubconf()
+        if any(r.check == "import" and r.status is Status.FAILED for r in outcome.results):
+            reason = outcome.blocked_reason or "hubconf did not import"
+            return [self._repo_result(check, Status.SKIPPED, reason) for check in ("config", "references")]
+        problems = self._config_problems()
         results = []
+        for check in ("config", "references"):
+            messages = [r.message for r in problems if r.check == check]
+            if messages:
+                results.append(self._repo_result(check, Status.FAILED, "\n".join(messages)))
+            else:
+                results.append(self._repo_result(check, Status.PASSED, f"no {check} problems"))
+        return results
+
+    def _config_problems(self) -> list[CheckResult]:
+        results: list[CheckResult] = []
         known = set(self.import_hubconf().names)
         if not known:
             return results
@@ -305,9 +321,11 @@ class ValidationSession:
                         f"{self.config.source}: [entrypoints.\"{name}\"] matches no entry point of hubconf.py",
                     ))
                 continue
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             results.append(self._repo_result(
                 "config", Status.FAILED,
-                f"{self.config.source}: [entrypoints.{name}] configures an entry point hubconf.py does not have",
+                f"{self.config.source}: [entrypoints.{name}] configures an entry point hubconf.py does not have{hint}",
             ))
         full_run = not (self.options.entrypoints or self.options.select_patterns or self.options.exclude_patterns)
         refs = self.references_dir
@@ -549,6 +567,7 @@ def validate_repo(
     options: ValidateOptions | None = None,
     on_result: OnResult | None = None,
     on_start: Callable[[list[str]], None] | None = None,
+    on_entrypoint: Callable[[str], None] | None = None,
 ) -> Report:
     """Lint and validate every selected entry point; the report ``hubcheck validate`` prints."""
     options = options or ValidateOptions()
@@ -579,6 +598,8 @@ def validate_repo(
         if on_start is not None:
             on_start(names)
         for name in names:
+            if on_entrypoint is not None:
+                on_entrypoint(name)
             session.run_entrypoint(name, collect)
         environment = session.environment or environment
     return Report(command="validate", repo=repo.to_json(), findings=findings, checks=tuple(checks), environment=environment)

@@ -76,3 +76,94 @@ def test_a_dirty_tree_is_named_dirty_in_text_output(clean):
     assert ", dirty)" not in hubcheck("lint", str(clean)).stdout
     (clean / "hubconf.py").write_text(_CLEAN + "\n# edited\n")
     assert ", dirty)." in hubcheck("lint", str(clean)).stdout
+
+
+def test_several_repos_get_a_report_each_and_the_worst_exit_code(tmp_path, clean):
+    broken = write_repo(tmp_path / "broken", {"hubconf.py": "dependencies = []\n\ndef net():\n    return 1\n"})
+    run = hubcheck("lint", str(clean), str(broken / "hubconf.py"))
+    assert run.code == 1, run.stderr
+    assert run.stdout.count("Checked ") == 2 and "HUB101" in run.stdout
+    missing = hubcheck("lint", str(clean), str(tmp_path / "nowhere"))
+    assert missing.code == 2 and missing.stdout.count("Checked ") == 1
+    assert missing.stderr.count("\n") == 1 and "nowhere" in missing.stderr
+    listed = hubcheck("list", str(clean), str(REFERENCE))
+    assert listed.code == 0 and listed.stdout.count("Read ") == 2 and "custom_model" in listed.stdout
+    assert hubcheck("-q", "list", str(clean)).stdout == "mlp\n"
+    refused = hubcheck("lint", "--format", "json", str(clean), str(broken))
+    assert refused.code == 2 and "one REPO per run" in refused.stderr and refused.stdout == ""
+
+
+def test_list_names_the_repo_and_commit_it_read(clean):
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(clean)]
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "x"]):
+        subprocess.run([*git, *step], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    run = hubcheck("list", str(clean))
+    assert f"Read {clean} ({clean}, commit {commit})." in run.stdout
+
+
+@pytest.mark.parametrize("command", ["lint", "list", "validate", "rules"])
+def test_a_bad_choice_is_one_line_that_lists_the_choices(command):
+    run = hubcheck(command, "--format", "nonsense")
+    assert run.code == 2 and run.stdout == ""
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert "Value error" not in run.stderr and "'nonsense' is not one of 'text'" in run.stderr.replace("'table'", "'text'")
+    assert run.stderr.startswith("hubcheck: error: ")
+
+
+def test_output_off_a_terminal_is_not_wrapped(tmp_path):
+    deep = write_repo(tmp_path / ("a-directory-with-a-long-name-" * 3) / "repo", {"hubconf.py": _CLEAN})
+    run = hubcheck("list", str(deep))
+    read = [line for line in run.stdout.splitlines() if line.startswith("Read ")]
+    assert read == [f"Read {deep} ({deep})."]
+    assert len(read[0]) > 80
+
+
+@pytest.fixture(scope="module")
+def reference_copy(tmp_path_factory):
+    import shutil
+
+    target = tmp_path_factory.mktemp("validate") / "reference_repo"
+    shutil.copytree(REFERENCE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.mark.slow
+def test_validate_table_report_on_a_pipe(reference_copy):
+    run = hubcheck("validate", str(reference_copy), "-e", "custom_model", "-d", "cpu", "-d", "cuda")
+    assert run.code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    # Six checks skipped for want of a GPU: one line, not six.
+    skipped = [line for line in lines if line.startswith("SKIPPED")]
+    assert len(skipped) == 1 and skipped[0].endswith(": no CUDA device")
+    assert "custom_model::forward[cuda]" in skipped[0] and "custom_model::device-parity[cuda]" in skipped[0]
+    # Not wrapped at 80 columns: the summary is one line.
+    summary = [line for line in lines if line.startswith("11 passed, 0 failed, 6 skipped;")]
+    assert len(summary) == 1 and f"Checked {reference_copy}" in summary[0] and "with torch" in summary[0]
+    # One result per repo-level check, as the plugin's five repo items.
+    assert all(any(f"│ (repo)       │ {check} " in line for line in lines)
+               for check in ("import", "dependencies", "entrypoints", "config", "references"))
+
+
+@pytest.mark.slow
+def test_validate_output_file_in_the_table_format_for_several_repos(reference_copy, tmp_path):
+    report = tmp_path / "report.txt"
+    run = hubcheck("validate", str(reference_copy), str(reference_copy / "hubconf.py"), "-e", "custom_model",
+                   "-d", "cpu", "-o", str(report))
+    assert run.code == 0, run.stderr
+    assert run.stdout == ""
+    text = report.read_text()
+    assert text.count("11 passed, 0 failed, 0 skipped;") == 2 and "custom_model" in text and "\x1b[" not in text
+
+
+@pytest.mark.slow
+def test_quiet_validate_and_a_misspelt_entrypoint_table(reference_copy, clean):
+    (clean / "hubcheck.toml").write_text("[entrypoints.mlpp]\nkwargs = { pretrained = false }\n")
+    run = hubcheck("-q", "validate", str(reference_copy), str(clean), "--select-entrypoints", "[cm][ul]*",
+                   "-d", "cpu")
+    assert run.code == 1, run.stderr
+    assert "┃" not in run.stdout and "Isolation:" not in run.stdout
+    failed = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
+    assert failed == [f"FAILED config: {clean / 'hubcheck.toml'}: [entrypoints.mlpp] configures an entry point "
+                      "hubconf.py does not have (did you mean 'mlp'?)"], run.stdout
+    assert run.stdout.count(" passed, ") == 2

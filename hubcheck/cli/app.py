@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from hubcheck import __version__
 from hubcheck.cli import init_command, record_command, static_commands, validate_command
 from hubcheck.cli.common import QUIET
+from hubcheck.errors import ExitCode
 
 app = typer.Typer(
     name="hubcheck",
@@ -32,8 +35,8 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems: no tables, summaries or notes "
-                               "(README: Quiet output), e.g. `hubcheck -q lint`."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems: no tables, summaries or notes, e.g. "
+                               "`hubcheck -q lint`."),
 ) -> None:
     """Check PyTorch Hub repositories before their users do."""
     QUIET.set(quiet)
@@ -46,4 +49,21 @@ init_command.register(app)
 
 
 def main() -> None:
-    app()
+    from typer.exceptions import TyperException
+
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as error:
+        if not hasattr(error, "format_message"):
+            raise
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `hubcheck`: the help is the message
+            error.show()
+            sys.exit(int(ExitCode.USAGE))
+        # click prints three lines ("Usage: ...", "Try ...", "Error: Invalid value for '--format' / '-f':
+        # Value error, ..."): one line says the same, as every other hubcheck error does.
+        message = error.format_message().replace("Value error, ", "")
+        context = getattr(error, "ctx", None)
+        where = f" (`{context.command_path} -h` for help)" if context is not None else ""
+        typer.echo(f"hubcheck: error: {message}{where}", err=True)
+        sys.exit(getattr(error, "exit_code", int(ExitCode.USAGE)))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -41,34 +41,41 @@ class Progress:
             self._progress.__enter__()
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc_info)
-
     def start(self, names: list[str]) -> None:
         if self._progress is not None:
             self._task = self._progress.add_task("entry points", total=len(names))
 
-    def result(self, result: CheckResult) -> None:
+    def entrypoint(self, name: str) -> None:
+        """An entry point starts running: the previous one is done, and the label names the one that runs."""
         if self._progress is None or self._task is None:
             return
-        if result.entrypoint != self._current and result.entrypoint is not None:
-            if self._current is not None:
-                self._progress.advance(self._task)
-            self._current = result.entrypoint
-        self._progress.update(self._task, description=f"{result.entrypoint or 'repo'} {result.check}"
-                              + (f"[{result.device}]" if result.device else ""))
+        if self._current is not None:
+            self._progress.advance(self._task)
+        self._current = name
+        self._progress.update(self._task, description=f"{name}: running")
+
+    def result(self, result: CheckResult) -> None:
+        if self._progress is None:
+            return
         if result.status is Status.FAILED:
-            self._progress.console.print(Text("FAILED", style="red"), Text(f"{result.id}: {result.message.splitlines()[0][:200]}"))
+            # The whole message, as the summary will print it: a traceback cut to its first line helps no one.
+            self._progress.console.print(Text("FAILED", style="red"), Text(f"{result.id}: {result.message}"))
+
+    def __exit__(self, *exc_info) -> None:
+        if self._progress is not None:
+            if self._task is not None and self._current is not None:
+                self._progress.advance(self._task)
+            self._progress.__exit__(*exc_info)
 
 
-def print_summary(report: Report, path_prefix: str) -> None:
-    console = Console()
-    console.print(checks_table(report))
-    problems = [c for c in report.checks if c.status is not Status.PASSED]
-    for check in problems:
-        style = "red" if check.status is Status.FAILED else "yellow"
-        console.print(Text(check.status.value.upper(), style=style), Text(f"{check.id}: {check.message}"))
+def print_summary(report: Report, path_prefix: str, console: Console, quiet: bool = False) -> None:
+    """The table, every check that did not pass, the findings and one summary line; ``quiet`` leaves out the
+    table and the isolation line."""
+    if not quiet:
+        console.print(checks_table(report))
+    for status, ids, message in _problems(report):
+        style = "red" if status is Status.FAILED else "yellow"
+        console.print(Text(status.value.upper(), style=style), Text(f"{', '.join(ids)}: {message}"))
     for finding in report.findings:
         console.print(format_finding(finding, path_prefix), markup=False, highlight=False)
     summary = report.check_summary
@@ -79,5 +86,20 @@ def print_summary(report: Report, path_prefix: str) -> None:
         f"{len(report.findings)} lint findings. Checked {describe_repo(report.repo)}{where}.",
         markup=False, highlight=False,
     )
-    if env is not None and env.isolation is not None:
+    if env is not None and env.isolation is not None and not quiet:
         console.print(f"Isolation: {env.isolation.summary}.", markup=False, highlight=False)
+
+
+def _problems(report: Report) -> list[tuple[Status, list[str], str]]:
+    """Checks that did not pass, in order; skips with the same reason share a line (six ``no CUDA device`` are one)."""
+    problems: list[tuple[Status, list[str], str]] = []
+    skips: dict[str, list[str]] = {}
+    for check in report.checks:
+        if check.status is Status.FAILED:
+            problems.append((check.status, [check.id], check.message))
+        elif check.status is Status.SKIPPED:
+            if check.message not in skips:
+                skips[check.message] = []
+                problems.append((check.status, skips[check.message], check.message))
+            skips[check.message].append(check.id)
+    return problems

@@ -13,11 +13,15 @@ import typer
 from hubcheck.cli.common import (
     OutputOption,
     RefreshOption,
-    RepoArgument,
+    ReposArgument,
+    console,
     emit,
     fail,
     handles_errors,
+    one_document_per_run,
     path_prefix,
+    per_repo,
+    quiet,
     resolve_repo,
     split_codes,
 )
@@ -60,7 +64,7 @@ def _listing(repo: str, refresh: bool, dynamic: bool, python: str | None):
 
 @handles_errors
 def list_command(
-    repo: RepoArgument = ".",
+    repos: ReposArgument = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.TABLE,
     dynamic: Annotated[bool, typer.Option(
         "--dynamic", help="Import hubconf the torch.hub way, in a separate process, and list what it really holds."
@@ -69,21 +73,37 @@ def list_command(
     refresh: RefreshOption = False,
 ) -> None:
     """List the entry points torch.hub.list would return, read statically (no repo code runs)."""
-    listing = _listing(repo, refresh, dynamic, python)
+    specs = repos or ["."]
+    if format is ListFormat.JSON:
+        one_document_per_run(specs, format.value, None)
+
+    def list_one(spec: str) -> ExitCode:
+        _print_listing(_listing(spec, refresh, dynamic, python), format)
+        return ExitCode.OK
+
+    worst = per_repo(specs, list_one)
+    if worst:
+        raise typer.Exit(int(worst))
+
+
+def _print_listing(listing, format: ListFormat) -> None:
     if format is ListFormat.JSON:
         emit(json.dumps(listing.to_json(), indent=2) + "\n", None)
         return
-    from rich.console import Console
-
+    if quiet():
+        emit("".join(f"{entry.name}\n" for entry in listing.entrypoints), None)
+        return
     from hubcheck.report.table import listing_table
+    from hubcheck.report.text import describe_repo
 
-    console = Console()
-    console.print(listing_table(listing))
+    out = console()
+    out.print(listing_table(listing))
     for note in listing.notes:
-        console.print(f"incomplete: {note}", markup=False, highlight=False)
+        out.print(f"incomplete: {note}", markup=False, highlight=False)
     if not listing.complete:
-        console.print("The static list may be incomplete: `hubcheck list --dynamic` imports hubconf "
-                      "the torch.hub way in a separate process.", markup=False, highlight=False)
+        out.print("The static list may be incomplete: `hubcheck list --dynamic` imports hubconf "
+                  "the torch.hub way in a separate process.", markup=False, highlight=False)
+    out.print(f"Read {describe_repo(listing.repo.to_json())}.", markup=False, highlight=False)
 
 
 @handles_errors
@@ -113,7 +133,7 @@ def help_command(
 
 @handles_errors
 def lint_command(
-    repo: RepoArgument = ".",
+    repos: ReposArgument = None,
     select: Annotated[list[str] | None, typer.Option(
         "--select", help="Rule codes or prefixes to run, comma-separated or repeated (replaces [lint] select)."
     )] = None,
@@ -145,12 +165,6 @@ def lint_command(
 ) -> None:
     """Check hubconf.py against the rule set, without running any repo code."""
     from hubcheck.baseline import read_baseline
-    from hubcheck.baseline import write_baseline as write_baseline_file
-    from hubcheck.lint import lint_repo
-    from hubcheck.lint_cache import LintCache
-    from hubcheck.report.rendering import render_report
-    from hubcheck.resolve import SourceKind
-    from hubcheck.results import Report
     from hubcheck.rules import validate_code_selector
 
     selected = split_codes(select)
@@ -164,6 +178,37 @@ def lint_command(
     if fix and diff:
         raise UsageError("pass --fix (write the fixes) or --diff (print them), not both")
     accepted = read_baseline(baseline) if baseline is not None else None
+    specs = repos or ["."]
+    if len(specs) > 1 and (baseline is not None or write_baseline is not None):
+        raise UsageError("--baseline and --write-baseline take one REPO per run (a baseline is one repo's)")
+    one_document_per_run(specs, "statistics" if statistics else format.value, output)
+    texts: list[str] = []
+
+    def lint_one(spec: str) -> ExitCode:
+        text, code = _lint_one(spec, refresh, selected, ignored, no_cache, accepted, write_baseline, statistics,
+                               format, fix, diff)
+        texts.append(text)
+        return code
+
+    worst = per_repo(specs, lint_one)
+    if write_baseline is not None:
+        return
+    emit("".join(texts), output)
+    if worst is ExitCode.USAGE or (worst and not exit_zero):
+        raise typer.Exit(int(worst))
+
+
+def _lint_one(repo: str, refresh: bool, selected: tuple[str, ...], ignored: tuple[str, ...], no_cache: bool,
+              accepted, write_baseline: Path | None, statistics: bool, format: LintFormat,
+              fix: bool = False, diff: bool = False) -> tuple[str, ExitCode]:
+    """One repo's lint report, as text in ``format``, and the exit code it calls for."""
+    from hubcheck.baseline import write_baseline as write_baseline_file
+    from hubcheck.lint import lint_repo
+    from hubcheck.lint_cache import LintCache
+    from hubcheck.report.rendering import render_report
+    from hubcheck.resolve import SourceKind
+    from hubcheck.results import Report
+
     resolved = resolve_repo(repo, refresh)
     if (fix or diff) and resolved.spec.kind is not SourceKind.LOCAL:
         raise UsageError(f"--fix and --diff change a local checkout; clone {repo} and pass its directory")
@@ -182,10 +227,7 @@ def lint_command(
         reported = result.findings if accepted is None else accepted.new_findings(result.findings)
         fixes = plan_fixes(resolved.path, reported)
         if diff:
-            emit("".join(planned.diff() for planned in fixes), output)
-            if fixes and not exit_zero:
-                raise typer.Exit(int(ExitCode.PROBLEMS))
-            return
+            return "".join(planned.diff() for planned in fixes), ExitCode.PROBLEMS if fixes else ExitCode.OK
         try:
             apply_fixes(resolved.path, fixes)
         except OSError as error:
@@ -196,9 +238,9 @@ def lint_command(
     if write_baseline is not None:
         write_baseline_file(write_baseline, result.findings)
         typer.echo(f"hubcheck: wrote {write_baseline}, accepting {len(result.findings)} finding(s)", err=True)
-        return
+        return "", ExitCode.OK
     findings = result.findings if accepted is None else accepted.new_findings(result.findings)
-    if len(findings) < len(result.findings):
+    if len(findings) < len(result.findings) and not quiet():
         typer.echo(f"hubcheck: {len(result.findings) - len(findings)} finding(s) in the baseline not shown", err=True)
     report = Report(command="lint", repo=resolved.to_json(), findings=findings)
     if statistics:
@@ -206,10 +248,8 @@ def lint_command(
 
         text = format_statistics_json(report) if format is LintFormat.JSON else format_statistics(report)
     else:
-        text = render_report(report, format.value, path_prefix(resolved.path))
-    emit(text, output)
-    if report.exit_code and not exit_zero:
-        raise typer.Exit(int(report.exit_code))
+        text = render_report(report, format.value, path_prefix(resolved.path), summary=not quiet())
+    return text, report.exit_code
 
 
 @handles_errors
@@ -218,7 +258,11 @@ def rules_command(
     format: Annotated[RulesFormat, typer.Option("--format", "-f", help="Output format.")] = RulesFormat.TEXT,
 ) -> None:
     """List the lint rules, or explain one: what it does, why, an example and the fix."""
-    from hubcheck.report.rules_text import format_rule, format_rule_json, format_rules_table
+    from hubcheck.report.rules_text import (
+        format_rule,
+        format_rule_json,
+        format_rules_table,
+    )
     from hubcheck.rules import ALL_RULES, RETIRED_RULES, get_rule
 
     if code is None:

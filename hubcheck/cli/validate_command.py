@@ -7,13 +7,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from hubcheck.cli.common import (
     OutputOption,
     RefreshOption,
-    RepoArgument,
+    ReposArgument,
+    console,
     emit,
     handles_errors,
+    one_document_per_run,
     path_prefix,
+    per_repo,
+    quiet,
     resolve_repo,
 )
 from hubcheck.cli.run_flags import (
@@ -25,6 +30,7 @@ from hubcheck.cli.run_flags import (
     ReferencesOption,
     overrides_from_flags,
 )
+from hubcheck.errors import ExitCode
 from hubcheck.report import ValidateFormat
 
 DeviceOption = Annotated[
@@ -61,7 +67,7 @@ def register(app: typer.Typer) -> None:
 
 @handles_errors
 def validate_command(
-    repo: RepoArgument = ".",
+    repos: ReposArgument = None,
     device: DeviceOption = None,
     entrypoint: EntrypointOption = None,
     select_entrypoints: SelectOption = None,
@@ -93,46 +99,80 @@ def validate_command(
 ) -> None:
     """Load every entry point on the CPU and every GPU in an isolated worker, and check it."""
     from hubcheck.resolve import require_hubconf
-
     from hubcheck.validate import ValidateOptions, validate_repo
 
-    resolved = resolve_repo(repo, refresh)
-    require_hubconf(resolved)
-    options = ValidateOptions(
-        devices=tuple(device) if device else None,
-        entrypoints=tuple(entrypoint or ()),
-        select_patterns=tuple(select_entrypoints or ()),
-        exclude_patterns=tuple(exclude_entrypoints or ()),
-        require_device=require_device,
-        require_references=require_references,
-        timeout=timeout,
-        allow_network=allow_network,
-        allow_tf32=allow_tf32,
-        torch_home=torch_home.resolve() if torch_home else None,
-        max_memory=max_memory,
-        python=python,
-        keep_obtained=keep_obtained.resolve() if keep_obtained else None,
-        spec_for_commands=repo,
-        overrides=overrides_from_flags(config, kwarg, input, method, no_pretrained, references),
-    )
-    for value in options.devices or ():
+    specs = repos or ["."]
+    one_document_per_run(specs, format.value, output)
+    for value in device or ():
         _check_device_word(value)
     check_timeout(timeout)
-    from hubcheck.cli.progress import Progress
+    overrides = overrides_from_flags(config, kwarg, input, method, no_pretrained, references)
+    written: list[str] = []
 
-    with Progress(enabled=format is ValidateFormat.TABLE and output is None and sys.stderr.isatty()) as progress:
-        report = validate_repo(resolved, options, on_result=progress.result, on_start=progress.start)
-    prefix = path_prefix(resolved.path)
-    if format is ValidateFormat.TABLE:
-        from hubcheck.cli.progress import print_summary
+    def validate_one(repo: str) -> ExitCode:
+        resolved = resolve_repo(repo, refresh)
+        require_hubconf(resolved)
+        options = ValidateOptions(
+            devices=tuple(device) if device else None,
+            entrypoints=tuple(entrypoint or ()),
+            select_patterns=tuple(select_entrypoints or ()),
+            exclude_patterns=tuple(exclude_entrypoints or ()),
+            require_device=require_device,
+            require_references=require_references,
+            timeout=timeout,
+            allow_network=allow_network,
+            allow_tf32=allow_tf32,
+            torch_home=torch_home.resolve() if torch_home else None,
+            max_memory=max_memory,
+            python=python,
+            keep_obtained=keep_obtained.resolve() if keep_obtained else None,
+            spec_for_commands=repo,
+            overrides=overrides,
+        )
+        from hubcheck.cli.progress import Progress
 
-        print_summary(report, prefix)
-    else:
-        from hubcheck.report.rendering import render_report
+        live = format is ValidateFormat.TABLE and output is None and sys.stderr.isatty() and not quiet()
+        with Progress(enabled=live) as progress:
+            report = validate_repo(resolved, options, on_result=progress.result, on_start=progress.start,
+                                   on_entrypoint=progress.entrypoint)
+        prefix = path_prefix(resolved.path)
+        if format is ValidateFormat.TABLE:
+            text = _table_text(report, prefix, to_terminal=output is None)
+        else:
+            from hubcheck.report.rendering import render_report
 
-        emit(render_report(report, format.value, prefix), output)
-    if report.exit_code:
-        raise typer.Exit(int(report.exit_code))
+            text = render_report(report, format.value, prefix)
+        if output is None:
+            emit(text, None)
+        else:
+            written.append(text)
+        return report.exit_code
+
+    worst = per_repo(specs, validate_one)
+    if output is not None:
+        emit("".join(written), output)
+    if worst:
+        raise typer.Exit(int(worst))
+
+
+def _table_text(report, prefix: str, to_terminal: bool) -> str:
+    """The table report as text: for the terminal (its width, colours) or, with ``-o FILE``, plain and unwrapped."""
+    import io
+
+    from hubcheck.cli.common import UNWRAPPED_WIDTH
+    from hubcheck.cli.progress import print_summary
+
+    if to_terminal:
+        out = console()
+        with out.capture() as captured:
+            print_summary(report, prefix, out, quiet=quiet())
+        return captured.get()
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    print_summary(report, prefix, Console(file=buffer, width=UNWRAPPED_WIDTH, soft_wrap=True, color_system=None),
+                  quiet=quiet())
+    return buffer.getvalue()
 
 
 def check_timeout(seconds: float | None) -> None:
