@@ -44,10 +44,10 @@ def test_the_listing_table_shows_names_signatures_and_docstrings_as_written():
     assert "(x=[1])" in output
 
 
-def test_the_summary_shows_names_and_messages_as_written(capsys: pytest.CaptureFixture[str], monkeypatch):
-    monkeypatch.setenv("COLUMNS", "300")
-    print_summary(_report(), "")
-    output = capsys.readouterr().out
+def test_the_summary_shows_names_and_messages_as_written():
+    console = Console(file=io.StringIO(), width=300, color_system=None)
+    print_summary(_report(), "", console)
+    output = console.file.getvalue()
     for name in MARKUP_NAMES:
         assert f"{name}::forward[cpu]: {name} said [red]no[/red]" in output, output
 
@@ -57,11 +57,13 @@ def test_live_progress_shows_names_as_written():
     with Progress(enabled=True, console=console) as progress:
         progress.start(list(MARKUP_NAMES))
         for check in _report().checks:
-            progress.result(check)
+            progress.entrypoint(check.entrypoint)
             progress._progress.refresh()
+            progress.result(check)
     output = console.file.getvalue()
     for name in MARKUP_NAMES:
-        assert f"{name} forward[cpu]" in output, output
+        assert f"{name}: running" in output, output
+        assert f"FAILED {name}::forward[cpu]: {name} said [red]no[/red]" in output, output
 
 
 @pytest.mark.slow
