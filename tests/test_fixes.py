@@ -100,3 +100,38 @@ def test_fix_leaves_a_file_outside_the_repo_alone(tmp_path):
     run = hubcheck("lint", str(repo), "--no-cache", "--select", "HUB201", "--fix")
     assert run.code == 1 and "fixed 0 finding(s) in 0 file(s)" in run.stderr
     assert (outside / "hubconf.py").read_bytes() == before
+
+
+def test_no_map_location_fix_for_a_positional_none(tmp_path):
+    # `torch.load(f, None)` passes map_location positionally: adding the keyword would pass it twice.
+    _assert_left_alone(tmp_path, "HUB201", "torch.load(weights, None, weights_only=True)")
+
+
+@pytest.mark.parametrize("call", [
+    "torch.load(weights, 'cpu', pickle)",  # weights_only=True refuses an explicit pickle_module
+    "torch.load(weights, map_location='cpu', pickle_module=pickle)",
+])
+def test_no_weights_only_fix_where_torch_would_refuse_it(call, tmp_path):
+    _assert_left_alone(tmp_path, "HUB202", call)
+
+
+def _assert_left_alone(tmp_path: Path, code: str, call: str) -> None:
+    repo = write_repo(tmp_path / "repo", {"hubconf.py": f'''
+        """A model."""
+        dependencies = ["torch"]
+
+        import pickle
+
+        import torch
+
+
+        def model(weights=None, options=()):
+            """A model from the checkpoint file ``weights``, loaded with ``options``."""
+            del pickle, options
+            return {call}
+        '''})
+    assert any(f.code == code for f in lint_repo(repo).findings), call
+    before = _tree(repo)
+    run = hubcheck("lint", str(repo), "--no-cache", "--select", code, "--diff")
+    assert run.code == 0 and run.stdout == "", run.stdout
+    assert _tree(repo) == before

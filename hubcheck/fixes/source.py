@@ -78,8 +78,25 @@ class _CallKeywords(cst.CSTTransformer):
         return updated_node
 
 
+def _unsafe_to_add(call: cst.Call, keyword: str) -> bool:
+    """Whether adding ``keyword`` could make the call fail or mean something else.
+
+    A positional ``None`` after the first argument may be map_location itself (``torch.load(f, None)``):
+    adding the keyword would pass it twice. weights_only=True refuses an explicit ``pickle_module``
+    (the third positional argument of torch.load), and a ``*args`` splat may hold either.
+    """
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    if any(arg.star == "*" for arg in call.args):
+        return True
+    if keyword == "map_location":
+        return any(isinstance(arg.value, cst.Name) and arg.value.value == "None" for arg in positional[1:])
+    return len(positional) >= 3 or any(
+        arg.keyword is not None and arg.keyword.value == "pickle_module" for arg in call.args)
+
+
 def _with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst.Call | None:
-    """``call`` passing ``keyword=value``; None when it passes the keyword already with a value not None."""
+    """``call`` passing ``keyword=value``; None when it passes the keyword already with a value not None,
+    or when adding it is not safe (see :func:`_unsafe_to_add`)."""
     args = list(call.args)
     for position, arg in enumerate(args):
         if arg.keyword is not None and arg.keyword.value == keyword:
@@ -87,6 +104,8 @@ def _with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cs
                 return None
             args[position] = arg.with_changes(value=value)
             return call.with_changes(args=args)
+    if _unsafe_to_add(call, keyword):
+        return None
     no_space = cst.SimpleWhitespace("")
     added = cst.Arg(value=value, keyword=cst.Name(keyword),
                     equal=cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space))
