@@ -32,7 +32,7 @@ from hubcheck.config_overlay import load_layered_config
 from hubcheck.errors import ConfigError, HubcheckError
 from hubcheck.findings import Finding
 from hubcheck.resolve import ResolvedRepo, SourceKind, parse_spec, require_hubconf, resolve
-from hubcheck.results import CheckResult, Status
+from hubcheck.results import CheckResult, Report, Status
 from hubcheck.run_options import RunOverrides, is_selected, plugin_overrides, plugin_value
 
 from hubcheck.plugin import UPDATE_PROPERTY
@@ -572,7 +572,8 @@ class LintItem(HubcheckItem):
 
         prefix = self._path_prefix()
         text = "\n".join(format_finding(f, prefix) for f in self.findings)
-        if any(f.severity.fails for f in self.findings):
+        # The policy `hubcheck lint` and `validate` exit by: warnings and errors fail.
+        if Report(command="lint", repo=self.repo.resolved.to_json(), findings=self.findings).failed:
             return CheckResult(None, "lint", None, Status.FAILED, text)
         return CheckResult(None, "lint", None, Status.PASSED, text or "no findings")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from hubcheck import __version__
 from hubcheck.errors import ExitCode
-from hubcheck.findings import Finding, FindingSummary, Severity
+from hubcheck.findings import Finding, FindingSummary
 from hubcheck.worker.namespaces import Isolation
 
 
@@ -117,16 +117,20 @@ class Report:
         return CheckSummary.of(self.checks)
 
     @property
+    def failing_findings(self) -> tuple[Finding, ...]:
+        """The findings that fail the report: warnings and errors (info findings never do)."""
+        return tuple(f for f in self.findings if f.severity.fails)
+
+    @property
+    def failed(self) -> bool:
+        """The one policy every command, formatter and the pytest plugin read: a report fails when a check
+        failed or lint found a warning or an error, for ``lint`` and ``validate`` alike."""
+        return bool(self.check_summary.failed or self.failing_findings)
+
+    @property
     def exit_code(self) -> ExitCode:
-        """1 when a check failed or lint left a problem that fails this command, else 0."""
-        if self.check_summary.failed:
-            return ExitCode.PROBLEMS
-        if self.command == "lint":
-            return ExitCode.PROBLEMS if self.finding_summary.fails else ExitCode.OK
-        # validate fails on lint errors only: warnings are lint's business.
-        if any(f.severity is Severity.ERROR for f in self.findings):
-            return ExitCode.PROBLEMS
-        return ExitCode.OK
+        """1 when the report :attr:`failed`, else 0."""
+        return ExitCode.PROBLEMS if self.failed else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -164,6 +164,6 @@ def test_quiet_validate_and_a_misspelt_entrypoint_table(reference_copy, clean):
     assert run.code == 1, run.stderr
     assert "┃" not in run.stdout and "Isolation:" not in run.stdout
     failed = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
-    assert failed == [f"FAILED config: {clean / 'hubcheck.toml'}: [entrypoints.mlpp] configures an entry point "
-                      "hubconf.py does not have (did you mean 'mlp'?)"], run.stdout
+    assert failed == [(f"FAILED config: {clean / 'hubcheck.toml'}: [entrypoints.mlpp] configures an entry point "
+                      "hubconf.py does not have (did you mean 'mlp'?)")], run.stdout
     assert run.stdout.count(" passed, ") == 2

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-
 from helpers import hubcheck
 from test_plugin import prepare, run_pytest
 

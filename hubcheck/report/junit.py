@@ -18,7 +18,7 @@ def _xml(text: str) -> str:
 
 def format_junit(report: Report, path_prefix: str = "") -> str:
     summary = report.check_summary
-    failing_findings = [f for f in report.findings if f.severity.fails]
+    failing_findings = report.failing_findings
     total_time = sum(check.duration_s for check in report.checks)
     suites = ElementTree.Element("testsuites")
     suite = ElementTree.SubElement(suites, "testsuite", {
@@ -48,7 +48,7 @@ def format_junit(report: Report, path_prefix: str = "") -> str:
             "name": f"{finding.code} {finding.name} {finding_location(finding, path_prefix)}",
             "time": "0",
         })
-        if finding.severity.fails:
+        if finding in failing_findings:
             failure = ElementTree.SubElement(case, "failure", {"message": finding.message, "type": finding.severity.value})
             failure.text = f"{finding.message}\nfix: {finding.fix}" if finding.fix else finding.message
     for element in suites.iter():

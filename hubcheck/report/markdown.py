@@ -27,7 +27,7 @@ def _code(text: str) -> str:
 def format_markdown(report: Report, path_prefix: str = "") -> str:
     summary = report.check_summary
     lines = [
-        f"## hubcheck {report.command}: {'failed' if report.exit_code else 'passed'}",
+        f"## hubcheck {report.command}: {'failed' if report.failed else 'passed'}",
         "",
         f"Repo: `{describe_repo(report.repo)}`",
     ]

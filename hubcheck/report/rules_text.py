@@ -56,5 +56,5 @@ def format_rule_json(rule: Rule) -> dict[str, Any]:
         "summary": rule.summary,
         "message": rule.message,
         "fix": rule.fix,
-        "documentation": {title: text for title, text in rule.doc.sections()},
+        "documentation": dict(rule.doc.sections()),
     }
