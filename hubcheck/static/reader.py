@@ -51,6 +51,7 @@ from hubcheck.static.source import (
 from hubcheck.static.syntax import (
     dotted_name,
     handles_import_error,
+    live_statements,
     never_true_under_torch_hub,
 )
 
@@ -252,9 +253,11 @@ class _Reader:
         for alias in stmt.names:
             if alias.name == "*":
                 # A repo module's literal `__all__` says what the star import binds: an export list.
-                for exported in self._star_exports(stmt) or ():
-                    state[exported] = frozenset({_Binding(
-                        exported, "from", alias, import_source=(source or "", exported), reexport=True)})
+                # Without one, its public top-level names come along, helpers and imports included.
+                exported, deliberate = self._star_exports(stmt) or ((), False)
+                for name in exported:
+                    state[name] = frozenset({_Binding(
+                        name, "from", alias, import_source=(source or "", name), reexport=deliberate)})
                 continue
             name = alias.asname or alias.name
             if stmt.level and not stmt.module:
@@ -267,14 +270,32 @@ class _Reader:
             )})
         return state
 
-    def _star_exports(self, stmt: ast.ImportFrom) -> tuple[str, ...] | None:
-        """The names ``from m import *`` binds when m is a repo module with a literal ``__all__``, else None."""
+    def _star_exports(self, stmt: ast.ImportFrom) -> tuple[tuple[str, ...], bool] | None:
+        """The names ``from m import *`` binds when m is a repo module whose names are known, else None.
+
+        With a literal ``__all__`` those names, an export list (True); otherwise its public
+        top-level names (False), unless it has star imports or edits its namespace itself.
+        """
         source = self._absolute_module(stmt)
         found = self.index.find(source) if source else None
         if found is None or not found.local or found.path is None:
             return None
         tree = self.index.tree(found.path)
-        return literal_all(tree) if tree is not None else None
+        if tree is None:
+            return None
+        exported = literal_all(tree)
+        if exported is not None:
+            return exported, True
+        names: set[str] = set()
+        for inner in live_statements(tree.body, into_definitions=False):
+            if isinstance(inner, ast.ImportFrom) and any(a.name == "*" for a in inner.names) \
+                    or _dynamic_description(inner) is not None or isinstance(inner, ast.Expr) \
+                    and _dynamic_description(inner.value) is not None:
+                return None
+            names |= {name for name in statement_bound_names(inner) if not name.startswith("_")}
+        if any(name == "__all__" for inner in tree.body for name in statement_bound_names(inner)):
+            return None  # an __all__ that is not a literal list: the names are decided at run time
+        return tuple(sorted(names)), False
 
     def _absolute_module(self, stmt: ast.ImportFrom) -> str | None:
         # hubconf has no package, so torch.hub fails on relative imports (HUB304);
