@@ -32,6 +32,7 @@ from hubcheck.static.known import (
     known_module,
     known_name,
 )
+from hubcheck.static.search_path import SearchPath, hubconf_search_path
 from hubcheck.static.source import (
     SourceProblem,
     UnreadableSource,
@@ -115,6 +116,7 @@ class ModuleIndex:
         self._star_filters: dict[str, frozenset[str] | None] = {}
         self.unreadable: dict[Path, SourceProblem] = {}
         """Files :meth:`tree` could not read or parse, and why (HUB011 reports the repo's)."""
+        self._search_path: SearchPath | None = None
 
     # -- finding modules -------------------------------------------------------------
 
@@ -132,12 +134,54 @@ class ModuleIndex:
             else:
                 found = _known(dotted)
         else:
-            local = self._find_in(dotted, tail, (self.repo_root,))
-            # A namespace directory is only what is left when no regular module of that name exists.
-            namespace = local is not None and local.path is None
-            found = local if local is not None and not namespace else (_known(dotted) or local)
+            found = self._find_top_level(dotted)
         self._modules[dotted] = found
         return found
+
+    def _find_top_level(self, name: str) -> ModuleFile | None:
+        """A top-level module: hubconf's inserted directories and the repo, then the modules hubcheck
+        knows (installed packages precede appended entries), then hubconf's appended directories.
+        A namespace directory is only what is left when no regular module of that name exists."""
+        search_path = self.search_path()
+        first = self._find_in(name, name, (*search_path.before_repo, self.repo_root))
+        if first is not None and first.path is not None:
+            return first
+        known = _known(name)
+        if known is not None:
+            return known
+        later = self._find_in(name, name, search_path.after_repo) if search_path.after_repo else None
+        if later is not None and later.path is not None:
+            return later
+        portions = (first.package_dirs if first else ()) + (later.package_dirs if later else ())
+        return ModuleFile(name, None, portions, local=True, has_source=False) if portions else None
+
+    def search_path(self) -> SearchPath:
+        """The directories hubconf's static ``sys.path`` edits add around the repo, read once."""
+        if self._search_path is None:
+            # While the edits are read, the modules they import are found in the repo alone.
+            self._search_path = SearchPath()
+            hubconf = self.repo_root / "hubconf.py"
+            tree = self._trees.get(hubconf)
+            if tree is None and os.path.isfile(hubconf):
+                try:
+                    tree = parse_source(hubconf).tree
+                except UnreadableSource:
+                    tree = None  # the reader reports it (HUB001)
+            if tree is not None:
+                self._search_path = hubconf_search_path(self.repo_root, tree, self.tree, self._locate)
+        return self._search_path
+
+    def _locate(self, dotted: str, search_path: SearchPath) -> Path | None:
+        """The repo source file of ``dotted`` with ``search_path``'s directories, uncached (the path is not final yet)."""
+        parts = dotted.split(".")
+        directories: tuple[Path, ...] = (*search_path.before_repo, self.repo_root, *search_path.after_repo)
+        found: ModuleFile | None = None
+        for depth, part in enumerate(parts):
+            found = self._find_in(".".join(parts[:depth + 1]), part, directories)
+            if found is None:
+                return None
+            directories = found.package_dirs
+        return found.path if found is not None and found.has_source else None
 
     def _find_in(self, dotted: str, tail: str, directories: tuple[Path, ...]) -> ModuleFile | None:
         """``tail`` in the first of ``directories`` that holds it, as one FileFinder per directory would find it.
