@@ -167,3 +167,27 @@ def test_quiet_validate_and_a_misspelt_entrypoint_table(reference_copy, clean):
     assert failed == [(f"FAILED config: {clean / 'hubcheck.toml'}: [entrypoints.mlpp] configures an entry point "
                       "hubconf.py does not have (did you mean 'mlp'?)")], run.stdout
     assert run.stdout.count(" passed, ") == 2
+
+
+def test_live_progress_counts_entrypoints_names_the_running_one_and_prints_failures_whole():
+    import io
+
+    from rich.console import Console
+
+    from hubcheck.cli.progress import Progress
+    from hubcheck.results import CheckResult, Status
+
+    stream = io.StringIO()
+    terminal = Console(file=stream, force_terminal=True, width=200, color_system=None)
+    with Progress(enabled=True, console=terminal) as progress:
+        progress.start(["alpha", "beta"])
+        task = progress._progress.tasks[0]
+        progress.entrypoint("alpha")
+        assert (task.completed, task.total, task.description) == (0, 2, "alpha: running")
+        progress.result(CheckResult("alpha", "forward", "cpu", Status.FAILED,
+                                    "forward raised RuntimeError\nline two\nline three\nline four"))
+        progress.entrypoint("beta")
+        assert (task.completed, task.description) == (1, "beta: running")
+    assert task.completed == 2
+    printed = stream.getvalue()
+    assert "alpha::forward[cpu]: forward raised RuntimeError\nline two\nline three\nline four" in printed

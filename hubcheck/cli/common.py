@@ -66,12 +66,13 @@ def console(stderr: bool = False) -> Console:
     """A rich console that, like ruff and pytest, hard-wraps nothing when not writing to a terminal.
 
     On a terminal lines fit its width; into a pipe or a file a long line (an accept
-    command, a path) stays one line that can be pasted or grepped, unless COLUMNS says otherwise.
+    command, a path) stays one line that can be pasted or grepped, whatever COLUMNS says
+    (CI runners and test runners set it for their own output).
     """
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    if stream.isatty() or os.environ.get("COLUMNS"):
+    if stream.isatty():
         return Console(stderr=stderr)
     return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
 
