@@ -57,7 +57,7 @@ def main() -> None:
         if not hasattr(error, "format_message"):
             raise
         if type(error).__name__ == "NoArgsIsHelpError":  # bare `hubcheck`: the help is the message
-            error.show()
+            typer.echo(error.format_message(), err=True)
             sys.exit(int(ExitCode.USAGE))
         # click prints three lines ("Usage: ...", "Try ...", "Error: Invalid value for '--format' / '-f':
         # Value error, ..."): one line says the same, as every other hubcheck error does.

@@ -35,7 +35,7 @@ RepoArgument = Annotated[
 ReposArgument = Annotated[
     list[str] | None,
     typer.Argument(
-        metavar="REPO...",
+        metavar="REPO",
         help="One or more of: a local directory (or its hubconf.py), GitHub `owner/name[:ref]`, or "
              "`git+URL[@REF]`; default: the current directory. Each gets its own report; the exit code is "
              "the worst.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
@@ -11,6 +11,10 @@ from hubcheck.report.table import checks_table
 from hubcheck.report.text import describe_repo, format_finding
 from hubcheck.results import CheckResult, Report, Status
 
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
+
 
 class Progress:
     """A rich progress bar over entry points, or nothing when not on a terminal."""
@@ -18,11 +22,11 @@ class Progress:
     def __init__(self, enabled: bool, console: Console | None = None) -> None:
         self.enabled = enabled
         self._console = console or Console(stderr=True)
-        self._progress = None
-        self._task = None
-        self._current = None
+        self._progress: RichProgress | None = None
+        self._task: TaskID | None = None
+        self._current: str | None = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Progress:
         if self.enabled:
             # markup=False: descriptions hold entry point names, which are the repo's ("c[d]", "[/bogus]").
             from rich.progress import (
