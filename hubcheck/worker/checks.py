@@ -31,7 +31,8 @@ from typing import Any
 import torch
 
 from . import hubimport, netguard, outputs
-from .inputs import config_hint, infer_inputs, make_inputs
+from .input_ladder import NoInputFits, fit_inputs
+from .inputs import config_hint, make_inputs
 from .protocol import Began, Docstring, Ended, Failed, Loaded, Outputs, RunJob, Skipped
 from .references import ReferenceUnusable, encode_reference, read_reference
 
@@ -253,35 +254,36 @@ class EntrypointChecks:
             result = method(*moved, **(self.job.config.get("method_kwargs") or {}))
         return outputs.flatten(result)
 
-    def _inputs(self, run: _Run) -> tuple[list[torch.Tensor], str]:
+    def _fitted_forward(
+        self, run: _Run, device: torch.device
+    ) -> tuple[list[torch.Tensor], dict[str, Any], dict[str, Any], str]:
+        """Inputs, outputs, structure and a note: on the declared inputs, else the first inferred ones that run."""
         specs = self.job.config.get("inputs")
         if specs is not None:
-            return make_inputs(specs, self.job.seed), ""
+            inputs = make_inputs(specs, self.job.seed)
+            return inputs, *self._forward(run.model, inputs, device), ""
         if not isinstance(run.model, torch.nn.Module):
-            raise CheckSkipped(f"no example input declared; {config_hint(self.job.entrypoint)}")
-        inferred = infer_inputs(run.model)
-        if inferred is None:
-            raise CheckSkipped(f"no example input declared and none can be inferred from the first layer; "
+            raise CheckSkipped(f"no example input declared for a {type(run.model).__name__}; "
                                f"{config_hint(self.job.entrypoint)}")
-        run.input_specs = inferred[0]
-        return make_inputs(inferred[0], self.job.seed), inferred[1]
+
+        def attempt(candidate: list[dict[str, Any]]) -> tuple[list[torch.Tensor], dict[str, Any], dict[str, Any]]:
+            tensors = make_inputs(candidate, self.job.seed)
+            return tensors, *self._forward(run.model, tensors, device)
+
+        try:
+            fitted, (inputs, leaves, structure), note = fit_inputs(run.model, attempt, passthrough=(CheckFailed,))
+        except NoInputFits as nothing:
+            raise CheckSkipped(f"{nothing}: pass --input SHAPE[:DTYPE] or add to hubcheck.toml "
+                               f"[entrypoints.{self.job.entrypoint}] inputs = [{{ shape = [...] }}]") from None
+        run.input_specs = fitted
+        return inputs, leaves, structure, note
 
     def check_forward(self, run: _Run) -> None:
         run.problems["forward"] = "forward failed"
         try:
-            inputs, inferred_note = self._inputs(run)
-        except CheckSkipped as skipped:
+            inputs, leaves, structure, inferred_note = self._fitted_forward(run, run.device)
+        except CheckSkipped:
             run.problems["forward"] = "no example input"
-            raise skipped
-        try:
-            leaves, structure = self._forward(run.model, inputs, run.device)
-        except CheckFailed:
-            raise
-        except Exception as error:
-            if inferred_note:
-                run.problems["forward"] = "no example input"
-                raise CheckSkipped(f"{inferred_note}, but it did not fit ({describe_exception(error, self.job.repo)}); "
-                                   f"{config_hint(self.job.entrypoint, run.input_specs)}") from None
             raise
         misplaced = outputs.wrong_device(leaves, run.device)
         self._write(run.device, "forward", inputs, leaves, structure, misplaced=tuple(misplaced), note=inferred_note,
@@ -364,8 +366,7 @@ class EntrypointChecks:
         run = _Run(torch.device("cpu"))
         try:
             run.model = self._load(run.device, self.job.seed)
-            inputs, _ = self._inputs(run)
-            leaves, structure = self._forward(run.model, inputs, run.device)
+            inputs, leaves, structure, _ = self._fitted_forward(run, run.device)
             self._write(run.device, "baseline", inputs, leaves, structure)
         except Exception:  # noqa: BLE001, S110 - the judge reports "no CPU outputs" for device-parity
             pass
@@ -385,8 +386,7 @@ class EntrypointChecks:
             run.model = self._load(device, self.job.seed)
             if run.model is None:
                 raise CheckFailed("the entry point returned None; it must return the model")
-            inputs, note = self._inputs(run)
-            leaves, structure = self._forward(run.model, inputs, device)
+            inputs, leaves, structure, note = self._fitted_forward(run, device)
             self._write(device, "record", inputs, leaves, structure, note=note,
                         input_specs=tuple(run.input_specs) if run.input_specs else None)
 

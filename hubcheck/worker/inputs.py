@@ -13,12 +13,6 @@ DTYPES = {
 }
 DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
-# Spatial sizes for inferred inputs: small enough to be quick, large enough
-# for a few stride-2 stages.
-_INFERRED_BATCH = 2
-_INFERRED_SPATIAL = {1: (64,), 2: (64, 64), 3: (8, 32, 32)}
-
-
 def make_inputs(specs: list[dict[str, Any]], seed: int) -> list[torch.Tensor]:
     """Tensors for the given specs; each has its own generator, so adding one input never changes the others."""
     tensors = []
@@ -41,31 +35,6 @@ def make_inputs(specs: list[dict[str, Any]], seed: int) -> list[torch.Tensor]:
             tensor = torch.ones(shape, dtype=dtype)
         tensors.append(tensor)
     return tensors
-
-
-def infer_inputs(model: torch.nn.Module) -> tuple[list[dict[str, Any]], str] | None:
-    """Input specs read off the model's first layer with parameters, and a sentence saying so."""
-    first = next((m for m in model.modules() if not list(m.children()) and any(True for _ in m.parameters(recurse=False))), None)
-    if first is None:
-        return None
-    dtype = DTYPE_NAMES.get(next(first.parameters()).dtype, "float32")
-    name = type(first).__name__
-    if isinstance(first, torch.nn.Linear):
-        shape = [_INFERRED_BATCH, first.in_features]
-    elif isinstance(first, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)) and not isinstance(
-        first, (torch.nn.ConvTranspose1d, torch.nn.ConvTranspose2d, torch.nn.ConvTranspose3d)
-    ):
-        dims = first.weight.dim() - 2
-        shape = [_INFERRED_BATCH, first.in_channels, *_INFERRED_SPATIAL[dims]]
-    elif isinstance(first, torch.nn.Embedding):
-        spec = {"shape": [_INFERRED_BATCH, 16], "dtype": "int64", "distribution": "randint",
-                "low": 0, "high": first.num_embeddings, "seed": None}
-        layer = f"{name}({first.num_embeddings}, {first.embedding_dim})"
-        return [spec], f"input inferred from the first layer {layer}: int64 {spec['shape']}"
-    else:
-        return None
-    spec = {"shape": shape, "dtype": dtype, "distribution": "normal", "low": 0.0, "high": 1.0, "seed": None}
-    return [spec], f"input inferred from the first layer {name}: {dtype} {shape}"
 
 
 def config_hint(entrypoint: str, specs: list[dict[str, Any]] | None = None) -> str:
