@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from hubcheck.rules import code_patterns, hubconf_file, dependencies, entrypoints, import_time, suppression  # noqa: F401
-from hubcheck.rules.base import Rule, registered_rules
+from hubcheck.rules import code_patterns, dependencies, entrypoints, hubconf_file, import_time, suppression  # noqa: F401
+from hubcheck.rules.base import Rule, registered_rules, retired_rules
 
 ALL_RULES: tuple[Rule, ...] = registered_rules()
 _BY_CODE = {r.code: r for r in ALL_RULES}
 
-# Codes of rules that no longer run -> where their check went. Suppressions and `ignore`
-# lists naming them stay valid, and `hubcheck rules CODE` explains the move.
-RETIRED_RULES: dict[str, str] = {"HUB006": dependencies.HUB006_RETIRED}
+# Codes of rules that no longer run -> where their check went (see rules.base.retire).
+RETIRED_RULES: dict[str, str] = retired_rules()
 
 
 def get_rule(code: str) -> Rule | None:
@@ -21,7 +20,7 @@ def get_rule(code: str) -> Rule | None:
 def validate_code_selector(selector: str) -> str | None:
     """None when ``selector`` (a code, a prefix such as ``HUB2``, or ``ALL``) selects some rule; else why not."""
     upper = selector.upper()
-    if upper == "ALL" or any(code.startswith(upper) for code in _BY_CODE) and upper.startswith("HUB"):
+    if upper == "ALL" or (any(code.startswith(upper) for code in _BY_CODE) and upper.startswith("HUB")):
         return None
     if upper in RETIRED_RULES:
         return None

@@ -96,6 +96,27 @@ def registered_rules() -> tuple[Rule, ...]:
     return tuple(sorted(_REGISTRY, key=lambda r: r.code))
 
 
+_RETIRED: dict[str, str] = {}
+
+
+def retire(code: str, note: str) -> None:
+    """Record that the rule ``code`` no longer runs; ``note`` says where its check went.
+
+    Suppressions and ``ignore`` lists naming it stay valid, and ``hubcheck rules CODE`` shows the note.
+    """
+    _RETIRED[code] = note
+
+
+def retired_rules() -> dict[str, str]:
+    return dict(_RETIRED)
+
+
+def is_rule_code(code: str) -> bool:
+    """Whether ``code`` (any case) names a rule, running or retired."""
+    upper = code.upper()
+    return upper in _RETIRED or any(declared.code == upper for declared in _REGISTRY)
+
+
 _SECTION_HEADER = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
 
 

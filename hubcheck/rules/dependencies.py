@@ -6,7 +6,7 @@ import ast
 import re
 
 from hubcheck.findings import Severity
-from hubcheck.rules.base import Violation, rule
+from hubcheck.rules.base import Violation, retire, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.modules import is_stdlib
 from hubcheck.static.syntax import in_try_body_handling_import_error
@@ -50,6 +50,7 @@ HUB006_RETIRED = (
     "its `dependencies` check runs torch.hub's own check (\"Missing dependencies: ...\") in the environment "
     "the entry points run in."
 )
+retire("HUB006", HUB006_RETIRED)
 
 
 def why_not_module_name(entry: str) -> str | None:

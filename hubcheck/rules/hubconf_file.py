@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hubcheck.findings import Severity
-from hubcheck.rules.base import Violation, rule
+from hubcheck.rules.base import Violation, is_rule_code, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.rules.suppression import suppression_paths, suppressions_in
 from hubcheck.static.source import (
@@ -152,11 +152,9 @@ def invalid_suppression(ctx: LintContext):
     ## References
     - `hubcheck rules` lists every code.
     """
-    from hubcheck.rules import RETIRED_RULES, get_rule
-
     for path in suppression_paths(ctx):
         for suppression in suppressions_in(path):
-            unknown = [code for code in suppression.codes if get_rule(code) is None and code.upper() not in RETIRED_RULES]
+            unknown = [code for code in suppression.codes if not is_rule_code(code)]
             if unknown or not suppression.codes:
                 codes = ", ".join(unknown) if unknown else "(none)"
                 yield Violation(path, suppression.line, suppression.column, {"codes": codes})

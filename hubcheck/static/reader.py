@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,15 +109,22 @@ class _Binding:
 
     name: str
     kind: str
-    node: ast.AST
+    node: ast.stmt | ast.expr | ast.alias
     value: ast.expr | None = None
     env: Mapping[str, frozenset] = field(default_factory=dict)
     """What each name the value mentions was bound to when the statement ran."""
-    import_source: tuple[str, str] | None = None
+    import_source: tuple[str, str] = ("", "")
+    """(module, name) an import binds from; the name is empty for ``import module``."""
     reexport: bool = False
 
 
 _UNBOUND = _Binding("", "unbound", ast.Pass())
+
+# `try:` blocks, with `except*` on Python 3.11 and later (the same fields).
+if sys.version_info >= (3, 11):
+    _TRY_NODES = (ast.Try, ast.TryStar)
+else:
+    _TRY_NODES = (ast.Try,)
 
 _State = dict[str, frozenset]
 
@@ -226,7 +233,7 @@ class _Reader:
             if never_true_under_torch_hub(stmt.test):
                 return self._run(stmt.orelse, state)
             return _merge(self._run(stmt.body, dict(state)), self._run(stmt.orelse, dict(state)))
-        if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+        if isinstance(stmt, _TRY_NODES):
             after_body = self._run(stmt.orelse, self._run(stmt.body, dict(state)))
             entering_handler = _merge(state, after_body)
             outcomes = [after_body] + [self._run(h.body, dict(entering_handler)) for h in stmt.handlers]
@@ -243,12 +250,14 @@ class _Reader:
                 if item.optional_vars is not None:
                     state = self._bind_targets(item.optional_vars, item.context_expr, state, "with")
             return self._run(stmt.body, state)
-        if type(stmt).__name__ == "Match":
+        if isinstance(stmt, ast.Match):
             return _merge(state, *[self._run(case.body, dict(state)) for case in stmt.cases])
         return state
 
     def _import_from(self, stmt: ast.ImportFrom, state: _State) -> _State:
-        source = self._absolute_module(stmt)
+        # hubconf has no package, so torch.hub fails on relative imports (HUB304); reading
+        # `from .m import x` as `from m import x` (the repo root) still shows what the author meant.
+        source = stmt.module
         state = dict(state)
         for alias in stmt.names:
             if alias.name == "*":
@@ -276,7 +285,7 @@ class _Reader:
         With a literal ``__all__`` those names, an export list (True); otherwise its public
         top-level names (False), unless it has star imports or edits its namespace itself.
         """
-        source = self._absolute_module(stmt)
+        source = stmt.module  # a relative import read against the repo root, as in _import_from
         found = self.index.find(source) if source else None
         if found is None or not found.local or found.path is None:
             return None
@@ -296,11 +305,6 @@ class _Reader:
         if any(name == "__all__" for inner in tree.body for name in statement_bound_names(inner)):
             return None  # an __all__ that is not a literal list: the names are decided at run time
         return tuple(sorted(names)), False
-
-    def _absolute_module(self, stmt: ast.ImportFrom) -> str | None:
-        # hubconf has no package, so torch.hub fails on relative imports (HUB304);
-        # resolving them against the repo root still shows what the author meant.
-        return stmt.module
 
     def _assign(self, stmt: ast.Assign | ast.AnnAssign, state: _State) -> _State:
         if stmt.value is None:
@@ -504,14 +508,14 @@ class _Reader:
             origin = f"{module}.{original}"
         elif kind is EntryPointKind.ALIAS and binding.value is not None:
             origin = ast.unparse(binding.value)
-        elif kind is EntryPointKind.PARTIAL and binding.value.args:
+        elif kind is EntryPointKind.PARTIAL and isinstance(binding.value, ast.Call) and binding.value.args:
             origin = ast.unparse(binding.value.args[0])
         node = definition.node if definition else None
         doc = None
         parameters = None
-        if kind is EntryPointKind.LAMBDA:
+        if kind is EntryPointKind.LAMBDA and isinstance(binding.value, ast.Lambda):
             parameters = _parameters(binding.value.args, drop_first=False)
-        elif kind is EntryPointKind.PARTIAL:
+        elif kind is EntryPointKind.PARTIAL and isinstance(binding.value, ast.Call):
             parameters = _partial_parameters(binding.value, _node_parameters(node, kind))
         elif node is not None:
             doc = _docstring(node)
@@ -532,7 +536,7 @@ class _Reader:
         )
 
     def _definition(self, binding: _Binding, info: NameInfo | None) -> Definition | None:
-        if binding.kind in ("def", "class"):
+        if isinstance(binding.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return Definition(self.path, None, binding.node, local=True)
         if info is not None and info.definition is not None and info.path is not None:
             return Definition(info.path, info.module, info.definition, local=info.local)
@@ -626,13 +630,12 @@ class _Reader:
         if not any(word in self.source for word in _DYNAMIC_WORDS) and not _STAR_IMPORT.search(self.source):
             return
         # One pass over the tree: the candidates, and the blocks torch.hub never runs to drop them from.
-        candidates: list[ast.AST] = []
+        candidates: list[ast.ImportFrom | ast.Call | ast.Assign | ast.AugAssign | ast.Delete | ast.Global] = []
         dead: list[tuple[int, int]] = []
         for node in ast.walk(self.tree):
-            kind = type(node)
-            if kind in _MAYBE_DYNAMIC:
+            if isinstance(node, _MAYBE_DYNAMIC):
                 candidates.append(node)
-            if kind is ast.If and node.body and never_true_under_torch_hub(node.test):
+            if isinstance(node, ast.If) and node.body and never_true_under_torch_hub(node.test):
                 dead.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
         for node in candidates:
             if any(first <= node.lineno <= last for first, last in dead):
@@ -671,9 +674,7 @@ _DYNAMIC_WORDS = ("global", "vars", "locals", "exec", "setattr", "delattr", "mod
 _STAR_IMPORT = re.compile(r"import\s*\*")
 
 # The only node types _dynamic_description can describe; checked first because most nodes are not.
-_MAYBE_DYNAMIC = frozenset({
-    ast.ImportFrom, ast.Call, ast.Assign, ast.AugAssign, ast.Delete, ast.Global,
-})
+_MAYBE_DYNAMIC = (ast.ImportFrom, ast.Call, ast.Assign, ast.AugAssign, ast.Delete, ast.Global)
 
 
 def _dynamic_description(node: ast.AST) -> str | None:
@@ -706,6 +707,7 @@ def _dynamic_description(node: ast.AST) -> str | None:
 
 def _walruses(stmt: ast.stmt) -> list[ast.NamedExpr]:
     """``name := value`` in what the statement itself evaluates at module level (not in the blocks it holds)."""
+    roots: Sequence[ast.AST]
     if isinstance(stmt, (ast.If, ast.While)):
         roots = [stmt.test]
     elif isinstance(stmt, (ast.For, ast.AsyncFor)):
@@ -716,8 +718,10 @@ def _walruses(stmt: ast.stmt) -> list[ast.NamedExpr]:
         roots = stmt.decorator_list + stmt.args.defaults + [d for d in stmt.args.kw_defaults if d is not None]
     elif isinstance(stmt, ast.ClassDef):
         roots = stmt.decorator_list + stmt.bases + [k.value for k in stmt.keywords]
-    elif isinstance(stmt, ast.Try) or type(stmt).__name__ in ("TryStar", "Match"):
-        roots = [getattr(stmt, "subject", None)] if hasattr(stmt, "subject") else []
+    elif isinstance(stmt, ast.Match):
+        roots = [stmt.subject]
+    elif isinstance(stmt, _TRY_NODES):
+        roots = []
     else:
         roots = [stmt]
     found: list[ast.NamedExpr] = []
@@ -761,7 +765,7 @@ def _walk_imports(body, module_level: bool, optional: bool):
             yield from _walk_imports(stmt.body, False, optional)
         elif isinstance(stmt, ast.ClassDef):
             yield from _walk_imports(stmt.body, module_level, optional)
-        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+        elif isinstance(stmt, _TRY_NODES):
             handles = any(handles_import_error(h) for h in stmt.handlers)
             yield from _walk_imports(stmt.body, module_level, optional or handles)
             for handler in stmt.handlers:
@@ -779,7 +783,7 @@ def _walk_imports(body, module_level: bool, optional: bool):
                 yield from _walk_imports(case.body, module_level, optional)
 
 
-def _docstring(node: ast.AST) -> str | None:
+def _docstring(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda) -> str | None:
     """``__doc__`` as the running interpreter's compiler sets it."""
     if isinstance(node, ast.Lambda):
         return None
@@ -804,7 +808,7 @@ def _parameters(args: ast.arguments, drop_first: bool) -> tuple[Parameter, ...]:
         params.append(_parameter(arg, kind, defaults[index]))
     if args.vararg is not None:
         params.append(_parameter(args.vararg, "var_positional", None))
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         params.append(_parameter(arg, "keyword_only", default))
     if args.kwarg is not None:
         params.append(_parameter(args.kwarg, "var_keyword", None))
@@ -858,9 +862,10 @@ def _partial_parameters(call: ast.Call, target: tuple[Parameter, ...] | None) ->
     leading: list[Parameter] = []
     keyword_only: list[Parameter] = []
     to_keyword_only = False
-    for param in target:
-        if param.name in dropped:
+    for original in target:
+        if original.name in dropped:
             continue
+        param = original
         if param.name in keywords and param.kind in ("positional_or_keyword", "keyword_only"):
             to_keyword_only = to_keyword_only or param.kind == "positional_or_keyword"
             param = Parameter(param.name, "keyword_only", keywords.pop(param.name), param.annotation)
