@@ -227,13 +227,15 @@ class RepoState:
         model = self.lint.model
         static = list(model.entrypoints) if model is not None else []
         lines = {entry.name: entry.line for entry in static}
+        # Leaked helpers (HUB103) are not loaded unless named, as in `hubcheck validate`.
+        leaked = {e.name for e in static if e.leaked and e.name not in self.run.options.entrypoints}
         if model is not None and model.complete:
-            return self.run.selected([entry.name for entry in static]), lines
+            return [n for n in self.run.selected([entry.name for entry in static]) if n not in leaked], lines
         outcome = self.session().import_hubconf()
         for name, entry in outcome.entries.items():
             if entry.line and name not in lines:
                 lines[name] = entry.line
-        return self.run.selected(outcome.names or [entry.name for entry in static]), lines
+        return [n for n in self.run.selected(outcome.names or [entry.name for entry in static]) if n not in leaked], lines
 
     def devices(self, name: str) -> tuple[str, ...]:
         """The devices an entry point's items are collected for."""

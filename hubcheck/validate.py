@@ -28,7 +28,7 @@ from hubcheck.errors import MissingDependencyError, UsageError
 from hubcheck.isolation import Isolation
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.results import CheckResult, Environment, Report, Status
-from hubcheck.run_options import RunOverrides
+from hubcheck.run_options import RunOverrides, is_selected
 from hubcheck.sandbox import JobRun, Worker, WorkerOptions
 from hubcheck.static.model import HubconfModel, Parameter
 from hubcheck.verdicts import (
@@ -281,6 +281,8 @@ class ValidationSession:
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
                 raise UsageError(f"no entry point {unknown[0]!r} in {self.repo.spec.raw}{hint}")
             chosen = [n for n in chosen if n in self.options.entrypoints]
+        leaked = set(self.leaked_entrypoints())
+        chosen = [n for n in chosen if n not in leaked]
         if self.options.select_patterns:
             chosen = [n for n in chosen if any(fnmatch.fnmatchcase(n, p) for p in self.options.select_patterns)]
         if self.options.exclude_patterns:
@@ -290,6 +292,25 @@ class ValidationSession:
             raise UsageError(f"--kwarg {unaccepted[0]}: no selected entry point takes {unaccepted[0]!r} "
                              "(check the spelling against `hubcheck help`)")
         return chosen
+
+    def leaked_entrypoints(self) -> list[str]:
+        """Names lint calls leaked (HUB103) that are not named with --entrypoint: listed, but not loaded."""
+        model = self._static_model()[0]
+        if model is None:
+            return []
+        return [e.name for e in model.entrypoints if e.leaked and e.name not in self.options.entrypoints]
+
+    def leaked_results(self) -> list[CheckResult]:
+        """One skipped ``load`` per leaked name that the selection would otherwise have run, saying why."""
+        names = set(self.import_hubconf().names)
+        return [
+            CheckResult(name, "load", None, Status.SKIPPED,
+                        f"not loaded: {name!r} is an imported helper that torch.hub lists by accident (lint's HUB103), "
+                        f"not a model; check it anyway with --entrypoint {name}")
+            for name in self.leaked_entrypoints()
+            if name in names and (not self.options.entrypoints) and is_selected(
+                name, (), self.options.select_patterns, self.options.exclude_patterns)
+        ]
 
     def config_checks(self, names: list[str]) -> list[CheckResult]:
         """One ``config`` and one ``references`` result: config for entry points that do not exist, references
@@ -594,6 +615,8 @@ def validate_repo(
             collect(result)
         names = session.selected_entrypoints()
         for result in session.config_checks(names):
+            collect(result)
+        for result in session.leaked_results():
             collect(result)
         if on_start is not None:
             on_start(names)
