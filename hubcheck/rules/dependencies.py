@@ -9,6 +9,7 @@ from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, retire, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.modules import is_stdlib
+from hubcheck.static.optional_imports import optional_modules
 from hubcheck.static.syntax import in_try_body_handling_import_error
 
 # Distributions whose import name differs from the name pip installs them by;
@@ -252,6 +253,8 @@ def undeclared_import(ctx: LintContext):
         return
     declared = {name.partition(".")[0] for name in model.dependencies.names}
     reported: set[str] = set()
+    # Repo modules imported only inside `try: ... except ImportError` are optional extras: their imports too.
+    optional = optional_modules({(unit.path, unit.module) for unit in ctx.units}, ctx.index)
     for unit, node, ancestors in ctx.nodes():
         if not isinstance(node, (ast.Import, ast.ImportFrom)) or in_try_body_handling_import_error(node, ancestors):
             continue
@@ -266,7 +269,7 @@ def undeclared_import(ctx: LintContext):
         for module, where in modules:
             top = module.partition(".")[0]
             if (not top or top in declared or top in reported or top in _ALWAYS_PRESENT
-                    or is_stdlib(top) or ctx.index.is_local(top)):
+                    or is_stdlib(top) or ctx.index.is_local(top) or unit.module in optional):
                 continue
             reported.add(top)
             yield Violation(unit.path, where.lineno, where.col_offset + 1, {"module": top}, unit.entrypoint)

@@ -1,0 +1,81 @@
+"""Repo modules that are imported only as optional extras, inside ``try: ... except ImportError``.
+
+NVIDIA's efficientnet.py does ``try: from ..quantization import switch_on_quantization``
+``except ImportError: <a fallback>``: quantization.py and what it imports are optional by
+design, so its imports are not dependencies to declare. A module counts as optional when
+every import of it in the reached files sits in such a ``try`` body or in an optional module;
+one plain import anywhere else (even inside a function) makes it required.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from hubcheck.static.modules import ModuleFile, ModuleIndex, resolve_from_module
+from hubcheck.static.syntax import handles_import_error
+
+
+def optional_modules(files: Iterable[tuple[Path, str | None]], index: ModuleIndex) -> frozenset[str]:
+    """The dotted names of repo modules that the given files (path, module name; None for hubconf)
+    import only inside ``try`` bodies whose handlers catch ImportError, or only from such optional
+    modules (quantization.py's own ``from . import logger``)."""
+    importers: dict[str, set[tuple[str | None, bool]]] = {}
+    for path, module in files:
+        tree = index.tree(path)
+        if tree is None:
+            continue
+        found = index.find(module) if module else None
+        for node, in_guard in _imports(tree.body, guarded=False):
+            for target in _targets(node, found):
+                if target != module:
+                    importers.setdefault(target, set()).add((module, in_guard))
+    optional: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for target, sources in importers.items():
+            if target not in optional and all(guard or (source is not None and source in optional)
+                                              for source, guard in sources):
+                optional.add(target)
+                changed = True
+    return frozenset(name for name in optional if index.is_local(name))
+
+
+def _imports(body: list[ast.stmt], guarded: bool) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Every import in ``body`` (into functions and classes), with whether it is in a guarding ``try`` body."""
+    for stmt in body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            yield stmt, guarded
+        elif isinstance(stmt, ast.Try):
+            catches = any(handles_import_error(handler) for handler in stmt.handlers)
+            yield from _imports(stmt.body, guarded or catches)
+            for handler in stmt.handlers:
+                yield from _imports(handler.body, guarded)
+            yield from _imports(stmt.orelse, guarded)
+            yield from _imports(stmt.finalbody, guarded)
+        else:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(stmt, field, None)
+                if isinstance(inner, list):
+                    yield from _imports([s for s in inner if isinstance(s, ast.stmt)], guarded)
+            if isinstance(stmt, ast.Match):
+                for case in stmt.cases:
+                    yield from _imports(case.body, guarded)
+
+
+def _targets(node: ast.Import | ast.ImportFrom, found: ModuleFile | None) -> set[str]:
+    """The modules an import statement may load, packages above them included:
+    ``from a.b import c`` runs ``a``, ``a.b`` and maybe ``a.b.c``."""
+    if isinstance(node, ast.Import):
+        named = {alias.name for alias in node.names}
+    elif node.level and found is None:
+        return set()
+    else:
+        source = resolve_from_module(found, node) if found is not None else node.module
+        if not source:
+            return set()
+        named = {source} | {f"{source}.{alias.name}" for alias in node.names if alias.name != "*"}
+    parts = [name.split(".") for name in named]
+    return {".".join(dotted[:depth]) for dotted in parts for depth in range(1, len(dotted) + 1)}
