@@ -205,7 +205,7 @@ def _make_directories(directory: Path, repo_root: Path) -> list[Path]:
     """Make ``directory`` and its missing parents (below the repo); the ones made, outermost first."""
     missing = []
     current = directory
-    while not os.path.lexists(current) and current != repo_root and current.parent != current:
+    while not os.path.lexists(current) and current not in (repo_root, current.parent):
         missing.append(current)
         current = current.parent
     made = []

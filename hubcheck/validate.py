@@ -13,7 +13,7 @@ import fnmatch
 import importlib.util
 import shlex
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,7 @@ class ValidationSession:
     def start(self) -> Environment:
         """Start the worker (if needed) and return where entry points will run."""
         self._ensure_worker()
+        assert self.environment is not None  # set from the worker's hello
         return self.environment
 
     # -- the repo as a whole -------------------------------------------------------------
@@ -371,6 +372,7 @@ class ValidationSession:
         run: list[str] = []
         missing: list[tuple[str, str]] = []
         for device in requested:
+            candidates: Sequence[str | None]
             if device == "auto":
                 candidates = present
             elif device == "cuda":
@@ -428,9 +430,9 @@ class ValidationSession:
     def expected_checks(self, name: str, devices: tuple[str, ...] | None = None) -> list[tuple[str, str | None]]:
         """Every (check, device) the entry point gets, run or skipped."""
         entry_config = self.config.entrypoint(name)
-        devices, missing = self.devices_for(entry_config, devices)
+        to_run, missing = self.devices_for(entry_config, devices)
         expected: list[tuple[str, str | None]] = [("docstring", None)]
-        for device in devices + [d for d, _ in missing]:
+        for device in to_run + [d for d, _ in missing]:
             expected += [(check, device) for check in ENTRYPOINT_CHECKS]
             if not device.startswith("cpu"):
                 expected += [(check, device) for check in ACCELERATOR_CHECKS]
@@ -553,7 +555,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def _absent_reason(device: str) -> str:
-    kind = device.split(":")[0]
+    kind = device.partition(":")[0]
     if kind == "cuda":
         return "no CUDA device" if device == "cuda" else f"no CUDA device {device}"
     if kind == "mps":

@@ -18,8 +18,10 @@ def register(app: typer.Typer) -> None:
 @handles_errors
 def init_command(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where to create the repo (new or empty).")],
-    name: Annotated[str | None, typer.Option("--name", help="Project name; the package is named after it (default: DIR's name).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Also write into a non-empty DIR; existing files are never overwritten.")] = False,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Project name; the package is named after it (default: DIR's name).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Also write into a non-empty DIR; existing files are never overwritten.")] = False,
 ) -> None:
     """Create a hub repo from the reference template: hubconf, model package, training script, config, CI."""
     from hubcheck.scaffold import scaffold

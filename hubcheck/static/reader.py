@@ -297,9 +297,9 @@ class _Reader:
             return exported, True
         names: set[str] = set()
         for inner in live_statements(tree.body, into_definitions=False):
-            if isinstance(inner, ast.ImportFrom) and any(a.name == "*" for a in inner.names) \
-                    or _dynamic_description(inner) is not None or isinstance(inner, ast.Expr) \
-                    and _dynamic_description(inner.value) is not None:
+            star = isinstance(inner, ast.ImportFrom) and any(a.name == "*" for a in inner.names)
+            dynamic_call = isinstance(inner, ast.Expr) and _dynamic_description(inner.value) is not None
+            if star or dynamic_call or _dynamic_description(inner) is not None:
                 return None
             names |= {name for name in statement_bound_names(inner) if not name.startswith("_")}
         if any(name == "__all__" for inner in tree.body for name in statement_bound_names(inner)):

@@ -13,6 +13,7 @@ repeated.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import gc
@@ -101,10 +102,8 @@ def release_memory(device: torch.device | None = None) -> None:
     gc.collect()
     if device is not None and device.type == "cuda":
         torch.cuda.empty_cache()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 @dataclass
@@ -141,7 +140,7 @@ class EntrypointChecks:
         except CheckFailed as failed:
             self.emit(Failed(check, device, str(failed), time.perf_counter() - started))
             return False
-        except (Exception, SystemExit) as error:  # repo code may raise anything
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - repo code may raise anything
             self.emit(Failed(check, device, describe_exception(error, self.job.repo), time.perf_counter() - started))
             return False
         self.emit(Ended(check, device, time.perf_counter() - started))
@@ -354,8 +353,9 @@ class EntrypointChecks:
             reference = read_reference(Path(info.path))
         except ReferenceUnusable:
             return  # the judge reads it too, and says why it cannot be used
+        pairs = zip(reference.inputs, run.inputs, strict=True)
         if len(reference.inputs) == len(run.inputs) and all(
-            a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b) for a, b in zip(reference.inputs, run.inputs)
+            a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b) for a, b in pairs
         ):
             return
         leaves, structure = self._forward(run.model, reference.inputs, run.device)

@@ -181,7 +181,7 @@ def same_reference(first: Reference, second: Reference) -> bool:
     return (
         first.record == second.record
         and len(first.inputs) == len(second.inputs)
-        and all(same(a, b) for a, b in zip(first.inputs, second.inputs))
+        and all(same(a, b) for a, b in zip(first.inputs, second.inputs, strict=True))
         and first.outputs.keys() == second.outputs.keys()
         and all(same(value, second.outputs[key]) for key, value in first.outputs.items())
     )
@@ -289,7 +289,8 @@ def _summary(value: Any) -> dict[str, Any]:
         "dtype": str(tensor.dtype).replace("torch.", ""),
         "sha256": hashlib.sha256(_raw_bytes(tensor)).hexdigest(),
     }
-    if tensor.numel() and (tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)):
+    integer = tensor.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+    if tensor.numel() and (tensor.is_floating_point() or integer):
         wide = tensor.to(torch.float64)
         finite = wide[torch.isfinite(wide)]
         if finite.numel():
