@@ -57,6 +57,21 @@ def patches():
 def fixed():
     """A model no inferred input fits."""
     return _Fixed()
+
+
+class _Wrapper:
+    """A GAN-zoo-style wrapper: the network is an attribute, nothing says what it takes."""
+
+    def __init__(self):
+        self.netG = torch.nn.Linear(4, 4)
+
+    def __call__(self, z):
+        return self.netG(z)
+
+
+def wrapper():
+    """A wrapper object, not an nn.Module."""
+    return _Wrapper()
 '''
 
 
@@ -98,3 +113,6 @@ def test_validate_runs_forward_on_inputs_that_fit(tmp_path):
     unfit = checks[("fixed", "forward")]
     assert unfit["status"] == "skipped" and "the input must be declared" in unfit["message"]
     assert "--input SHAPE" in unfit["message"]
+    wrapped = checks[("wrapper", "forward")]
+    assert wrapped["status"] == "skipped" and "_Wrapper, not an nn.Module" in wrapped["message"]
+    assert "shape = [" not in wrapped["message"] and "--method NAME" in wrapped["message"]

@@ -33,7 +33,7 @@ import torch
 
 from . import hubimport, netguard, outputs
 from .input_ladder import NoInputFits, fit_inputs
-from .inputs import config_hint, make_inputs
+from .inputs import make_inputs
 from .protocol import Began, Docstring, Ended, Failed, Loaded, Outputs, RunJob, Skipped
 from .references import ReferenceUnusable, encode_reference, read_reference
 
@@ -262,8 +262,10 @@ class EntrypointChecks:
             inputs = make_inputs(specs, self.job.seed)
             return inputs, *self._forward(run.model, inputs, device), ""
         if not isinstance(run.model, torch.nn.Module):
-            raise CheckSkipped(f"no example input declared for a {type(run.model).__name__}; "
-                               f"{config_hint(self.job.entrypoint)}")
+            # No shape is proposed: nothing says what a GAN wrapper, a loss or a tuple takes.
+            raise CheckSkipped(f"not verified: the entry point returns a {type(run.model).__name__}, not an nn.Module, "
+                               "so no input can be inferred; declare it (--input SHAPE[:DTYPE], and --method NAME "
+                               f"for the method that runs it, or [entrypoints.{self.job.entrypoint}] inputs and method)")
 
         def attempt(candidate: list[dict[str, Any]]) -> tuple[list[torch.Tensor], dict[str, Any], dict[str, Any]]:
             tensors = make_inputs(candidate, self.job.seed)

@@ -35,10 +35,3 @@ def make_inputs(specs: list[dict[str, Any]], seed: int) -> list[torch.Tensor]:
             tensor = torch.ones(shape, dtype=dtype)
         tensors.append(tensor)
     return tensors
-
-
-def config_hint(entrypoint: str, specs: list[dict[str, Any]] | None = None) -> str:
-    """The hubcheck.toml lines that declare inputs for this entry point."""
-    shape = specs[0]["shape"] if specs else [1, 3, 224, 224]
-    dtype = specs[0]["dtype"] if specs else "float32"
-    return f'add to hubcheck.toml: [entrypoints.{entrypoint}] inputs = [{{ shape = {shape}, dtype = "{dtype}" }}]'
