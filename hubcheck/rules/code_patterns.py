@@ -143,10 +143,10 @@ def torch_load_without_map_location(ctx: LintContext):
     - https://pytorch.org/docs/stable/generated/torch.load.html
     - https://pytorch.org/docs/stable/hub.html#torch.hub.load_state_dict_from_url
     """
-    for unit, call, ancestors in ctx.calls():
+    for unit, call, callee in ctx.calls_to(*_MAP_LOCATION):
         names = ctx.names(unit.path)
-        target = _MAP_LOCATION.get(names.qualified(call.func))
-        if target is None or _reads_own_bytes(call, names, ancestors):
+        target = _MAP_LOCATION[callee]
+        if _reads_own_bytes(call, names, ctx.ancestors(unit, call)):
             continue
         passed = argument(call, *target)
         if passed is None or is_constant(passed, None):
@@ -197,10 +197,12 @@ def torch_load_without_weights_only(ctx: LintContext):
     - https://pytorch.org/docs/stable/generated/torch.load.html
     - https://dev-discuss.pytorch.org/t/bc-breaking-change-torch-load-is-being-flipped-to-use-weights-only-true-by-default-in-the-nightlies-after-137602/2573
     """
-    for unit, call, ancestors in ctx.calls():
+    for unit, call, _ in ctx.calls_to(TORCH_LOAD):
         names = ctx.names(unit.path)
-        if names.qualified(call.func) == TORCH_LOAD and argument(call, None, "weights_only") is None \
-                and not _reads_own_bytes(call, names, ancestors) and not _old_torch_fallback(ancestors):
+        if argument(call, None, "weights_only") is not None:
+            continue
+        ancestors = ctx.ancestors(unit, call)
+        if not _reads_own_bytes(call, names, ancestors) and not _old_torch_fallback(ancestors):
             yield _at(unit, call, {"call": ast.unparse(call.func)})
 
 
@@ -329,17 +331,15 @@ def cwd_relative_path(ctx: LintContext):
     - torch/hub.py `_load_local`: hubconf is imported from the cache folder; `os.chdir` is never called
     """
     covered: set[int] = set()
-    for unit, call, ancestors in ctx.calls():
+    for unit, call, name in ctx.calls_to(*_PATH_PARAMETERS):
         if id(call) in covered:
             continue
         names = ctx.names(unit.path)
-        name = names.qualified(call.func)
-        parameter = _PATH_PARAMETERS.get(name)
-        if parameter is None:
-            continue
+        parameter = _PATH_PARAMETERS[name]
         passed = argument(call, *parameter)
         if passed is None or passed is MAYBE:
             continue
+        ancestors = ctx.ancestors(unit, call)
         chain = enclosing_functions(ancestors)
         if name == "pathlib.Path":
             if _path_argument_is_not_a_use(call, ancestors) or is_parameter_default(call, ancestors):
@@ -554,9 +554,12 @@ def unguarded_cuda(ctx: LintContext):
     - https://pytorch.org/docs/stable/notes/cuda.html#device-agnostic-code
     """
     guards: dict[int, _CudaGuards] = {}
-    for unit, call, ancestors in ctx.calls():
+    for unit, call in ctx.calls():
         names = ctx.names(unit.path)
-        if not _cuda_use(call, names) or _on_purpose(call, unit, ancestors, names):
+        if not _cuda_use(call, names):
+            continue
+        ancestors = ctx.ancestors(unit, call)
+        if _on_purpose(call, unit, ancestors, names):
             continue
         checker = guards.setdefault(id(names), _CudaGuards(names))
         if not checker.guarded(call, ancestors):
@@ -678,8 +681,8 @@ def unchecked_weights_download(ctx: LintContext):
     - https://pytorch.org/docs/stable/hub.html#torch.hub.load_state_dict_from_url
     - torch/hub.py `HASH_REGEX = re.compile(r'-([a-f0-9]*)\\.')`
     """
-    for unit, call, ancestors in ctx.calls():
+    for unit, call, callee in ctx.calls_to(DOWNLOAD_URL_TO_FILE, LOAD_STATE_DICT_FROM_URL):
         names = ctx.names(unit.path)
-        found = _unchecked_download(call, names.qualified(call.func), names, enclosing_functions(ancestors))
+        found = _unchecked_download(call, callee, names, enclosing_functions(ctx.ancestors(unit, call)))
         if found is not None:
             yield _at(unit, call, {"call": ast.unparse(call.func), **found})

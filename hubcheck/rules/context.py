@@ -6,12 +6,13 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex
 from hubcheck.static.names import FileNames
-from hubcheck.static.reach import CodeUnit, Reach
+from hubcheck.static.reach import CodeUnit, NodeT, Reach
 from hubcheck.static.reader import HUBCONF, HubconfUnreadable
 from hubcheck.static.syntax import span
 
@@ -44,30 +45,50 @@ class LintContext:
         """Code that runs at import time or is reached from an entry point (empty without a model)."""
         return self._reach.units if self._reach is not None else ()
 
-    @cached_property
-    def _walked(self) -> tuple[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]], ...]:
-        return tuple(self._reach.nodes) if self._reach is not None else ()
+    def nodes_of(self, *types: type[NodeT], import_time: bool | None = None) -> list[tuple[CodeUnit, NodeT]]:
+        """Every reached node that is an instance of ``types`` (``ast.Call``, ``ast.stmt``...), once per
+        unit that reaches it, in the order the walk met them; with ``import_time``, only those of units
+        that run at import (True) or of the others (False). A node's ancestors come from :meth:`ancestors`."""
+        return self._reach.nodes_of(*types, import_time=import_time) if self._reach is not None else []
 
-    def nodes(self) -> Iterator[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]]]:
-        """Every node of every reached unit, once per unit, with its ancestors."""
-        return iter(self._walked)
+    def ancestors(self, unit: CodeUnit, node: ast.AST) -> tuple[ast.AST, ...]:
+        """The nodes above a node of :meth:`nodes_of` or :meth:`calls`, from ``unit``'s own node down."""
+        return self._reach.ancestors(unit, node) if self._reach is not None else ()
 
     @cached_property
-    def _calls(self) -> tuple[tuple[CodeUnit, ast.Call, tuple[ast.AST, ...]], ...]:
+    def _calls(self) -> tuple[tuple[CodeUnit, ast.Call], ...]:
         seen: set[tuple] = set()
         found = []
-        for unit, node, ancestors in self._walked:
-            if isinstance(node, ast.Call):
-                # The whole span: in `net.cuda().eval()` both calls start at `net`.
-                key = (unit.path, *span(node))
-                if key not in seen:
-                    seen.add(key)
-                    found.append((unit, node, ancestors))
+        for unit, node in self.nodes_of(ast.Call):
+            # The whole span: in `net.cuda().eval()` both calls start at `net`.
+            key = (unit.path, *span(node))
+            if key not in seen:
+                seen.add(key)
+                found.append((unit, node))
         return tuple(found)
 
-    def calls(self) -> Iterator[tuple[CodeUnit, ast.Call, tuple[ast.AST, ...]]]:
+    def calls(self) -> tuple[tuple[CodeUnit, ast.Call], ...]:
         """Every call in reached code, each reported once even when several units hold it."""
-        return iter(self._calls)
+        return self._calls
+
+    @cached_property
+    def _calls_by_callee(self) -> dict[str | None, list[tuple[int, CodeUnit, ast.Call]]]:
+        by_callee: dict[str | None, list[tuple[int, CodeUnit, ast.Call]]] = {}
+        for position, (unit, call) in enumerate(self._calls):
+            callee = self.names(unit.path).qualified(call.func)
+            by_callee.setdefault(callee, []).append((position, unit, call))
+        return by_callee
+
+    def calls_to(self, *callees: str) -> list[tuple[CodeUnit, ast.Call, str]]:
+        """The calls of :meth:`calls` whose callee is one of ``callees``, canonical dotted names as
+        :meth:`FileNames.qualified` gives them (``torch.load``), in the same order, each with its callee.
+
+        Each call's callee is resolved once for all the rules that ask.
+        """
+        by_callee = self._calls_by_callee
+        found = sorted(((position, unit, call, callee) for callee in set(callees)
+                        for position, unit, call in by_callee.get(callee, ())), key=itemgetter(0))
+        return [(unit, call, callee) for _, unit, call, callee in found]
 
     @cached_property
     def _hubconf_nodes(self) -> tuple[tuple[ast.AST, tuple[ast.AST, ...], str | None], ...]:

@@ -255,8 +255,9 @@ def undeclared_import(ctx: LintContext):
     reported: set[str] = set()
     # Repo modules imported only inside `try: ... except ImportError` are optional extras: their imports too.
     optional = optional_modules({(unit.path, unit.module) for unit in ctx.units}, ctx.index)
-    for unit, node, ancestors in ctx.nodes():
-        if not isinstance(node, (ast.Import, ast.ImportFrom)) or in_try_body_handling_import_error(node, ancestors):
+    for unit, node in ctx.nodes_of(ast.Import, ast.ImportFrom):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or in_try_body_handling_import_error(
+                node, ctx.ancestors(unit, node)):
             continue
         if isinstance(node, ast.ImportFrom) and node.level:
             continue

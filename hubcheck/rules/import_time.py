@@ -232,9 +232,9 @@ def import_time_side_effect(ctx: LintContext):
     - torch/hub.py `_import_module`: hubconf is executed by `list`, `help` and `load` alike
     """
     seen: set[tuple] = set()
-    for unit, node, _ in ctx.nodes():
+    for unit, node in ctx.nodes_of(ast.Call, ast.stmt, import_time=True):
         # A module imported only inside an entry point runs when that entry point is called, not at import.
-        if not unit.import_time or unit.entrypoint is not None or not isinstance(node, (ast.Call, ast.stmt)):
+        if unit.entrypoint is not None or not isinstance(node, (ast.Call, ast.stmt)):
             continue
         file = ctx.names(unit.path)
         kind = _call_effect(node, file) if isinstance(node, ast.Call) else _statement_effect(node, file)
@@ -326,8 +326,8 @@ def sys_path_mutation(ctx: LintContext):
             if _sys_path_edit(node, hubconf):
                 found.append((model.path, node, entrypoint))
     others = {u.path for u in ctx.units if u.path != model.path and ctx.names(u.path).imports_from("sys", "site")}
-    for unit, node, _ in ctx.nodes() if others else ():
-        if isinstance(node, _EDITS) and unit.path in others and _sys_path_edit(node, ctx.names(unit.path)):
+    for unit, node in ctx.nodes_of(*_EDITS) if others else ():
+        if unit.path in others and _sys_path_edit(node, ctx.names(unit.path)):
             found.append((unit.path, node, unit.entrypoint))
     seen: set[tuple] = set()
     for path, node, entrypoint in found:

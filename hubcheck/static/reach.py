@@ -10,10 +10,12 @@ packages is not the repo's to fix and is never visited.
 from __future__ import annotations
 
 import ast
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
+from typing import TypeVar
 
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import (
@@ -21,7 +23,10 @@ from hubcheck.static.modules import (
     resolve_from_module,
     statement_bound_names,
 )
-from hubcheck.static.syntax import live_children, live_statements, walk_live
+from hubcheck.static.syntax import FUNCTION_NODES, live_children, live_statements, walk_live
+
+
+NodeT = TypeVar("NodeT", bound=ast.AST)
 
 
 @dataclass(frozen=True)
@@ -38,14 +43,25 @@ class CodeUnit:
     module: str | None
     """Dotted module name; None for hubconf.py."""
 
-    def walk(self) -> Iterator[tuple[ast.AST, tuple[ast.AST, ...]]]:
-        """Every node of the unit with its ancestors (outermost first).
 
-        Import-time units skip function bodies (they run later, if at all) but keep
-        class bodies and decorators, which run at import. No unit goes into branches
-        torch.hub never takes (see :func:`~hubcheck.static.syntax.branch_taken`).
-        """
-        return walk_live(self.node, (), self.import_time)
+# Fields that never hold a node worth visiting: names and flags (strings, numbers) and the shared
+# singletons for load/store contexts and operators, which carry no position and that no rule asks for.
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "module", "level", "kind",
+                          "conversion", "simple", "is_async", "type_comment", "tag", "rest"})
+# The list fields that may hold something other than nodes (None, or identifiers); the grammar's others hold nodes only.
+_MIXED_LISTS = frozenset({("Dict", "keys"), ("arguments", "kw_defaults"), ("Global", "names"),
+                          ("Nonlocal", "names"), ("MatchClass", "kwd_attrs")})
+_NODE_FIELDS: dict[type[ast.AST], tuple[tuple[str, bool], ...]] = {ast.Constant: ()}
+_FOLLOWED = frozenset({ast.Name, ast.Attribute, ast.Import, ast.ImportFrom})
+
+
+def _node_fields(kind: type[ast.AST]) -> tuple[tuple[str, bool], ...]:
+    """The fields of a node type that can hold nodes, each with whether a list there may hold non-nodes."""
+    fields = _NODE_FIELDS.get(kind)
+    if fields is None:
+        fields = _NODE_FIELDS[kind] = tuple((f, (kind.__name__, f) in _MIXED_LISTS)
+                                            for f in kind._fields if f not in _LEAF_FIELDS)
+    return fields
 
 
 class _ModuleScope:
@@ -72,10 +88,44 @@ class Reach:
         self._classes_opened: set[tuple[Path, int]] = set()
         self._attributes_seen: set[str] = set()
         self._pending_methods: dict[str, list[tuple[Path, str | None, ast.AST, str | None]]] = {}
-        self.nodes: list[tuple[CodeUnit, ast.AST, tuple[ast.AST, ...]]] = []
-        """Every node of every unit with its ancestors, in unit order: collected while following names,
-        so the rules need not walk the code again."""
+        self._by_type: dict[bool, defaultdict[type, list[tuple[int, CodeUnit, ast.AST]]]] = {
+            True: defaultdict(list), False: defaultdict(list)}
+        """Every node of every unit, by whether its unit runs at import and by node type, each with
+        its place in the walk (units in order, each walked depth first): collected while following names,
+        so the rules need not walk the code again, and each rule reads only the node types it looks at."""
+        self._parents: dict[ast.AST, ast.AST] = {}
+        """Each walked node's parent, so that the few rules that look up get its ancestors."""
+        self._lifted: dict[ast.AST, ast.AST] = {}
+        """A function's decorators and defaults in an import-time walk: their parent there is the
+        function's (the function's body is not walked at import, and neither is the function)."""
+        self._returned: dict[ast.AST, frozenset[str]] = {}
         self.units: tuple[CodeUnit, ...] = tuple(self._collect())
+
+    def nodes_of(self, *types: type[NodeT], import_time: bool | None = None) -> list[tuple[CodeUnit, NodeT]]:
+        """Every walked node that is an instance of ``types``, once per unit reaching it, in walk order;
+        only those of units that run at import (or only the others) when ``import_time`` says so.
+
+        Load/store contexts and operators are never walked: they are shared singletons.
+        """
+        buckets = [bucket for at_import, by_type in self._by_type.items() if import_time in (None, at_import)
+                   for kind, bucket in by_type.items() if issubclass(kind, types)]
+        if len(buckets) == 1:
+            return [(unit, node) for _, unit, node in buckets[0]]  # type: ignore[misc]
+        merged = sorted((entry for bucket in buckets for entry in bucket), key=_WALK_ORDER)
+        return [(unit, node) for _, unit, node in merged]  # type: ignore[misc]  # the buckets of ``types``
+
+    def ancestors(self, unit: CodeUnit, node: ast.AST) -> tuple[ast.AST, ...]:
+        """The nodes above ``node`` in ``unit``'s walk, from the unit's own node down to its parent."""
+        parents = self._parents
+        lifted = self._lifted if unit.import_time else {}
+        root = unit.node
+        chain: list[ast.AST] = []
+        current = node
+        while current is not root:
+            current = lifted.get(current) or parents[current]
+            chain.append(current)
+        chain.reverse()
+        return tuple(chain)
 
     def _scope(self, path: Path, module: str | None) -> _ModuleScope | None:
         if path not in self._scopes:
@@ -105,50 +155,113 @@ class Reach:
             if definition is not None and definition.local:
                 enqueue(definition.path, definition.module, definition.node, False, entry.name)
 
+        order = 0
         while queue:
             path, module, node, import_time, entrypoint = queue.popleft()
             unit = CodeUnit(path, node, import_time, entrypoint, module)
             units.append(unit)
-            scope = self._scope(path, module)
-            if scope is None:
-                self.nodes.extend((unit, child, ancestors) for child, ancestors in unit.walk())
-                continue
-            for child, ancestors in unit.walk():
-                self.nodes.append((unit, child, ancestors))
-                if import_time and _is_base_class(child, ancestors):
-                    # `class FashionMNIST(MNIST)` runs none of MNIST's methods at import.
-                    continue
-                if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
-                    self._follow_name(scope, child.id, entrypoint, enqueue, ancestors)
-                elif isinstance(child, ast.Attribute):
-                    self._method_called(child.attr, enqueue)
-                    if isinstance(child.value, ast.Name):
-                        self._follow_attribute(scope, child.value.id, child.attr, entrypoint, enqueue, ancestors)
-                elif isinstance(child, (ast.Import, ast.ImportFrom)) and not import_time:
-                    # A function-level import of a repo module runs that module's top level, and the
-                    # function uses what it imports: its names are local, so follow them from here.
-                    for name in _imported_module_names(child, scope, self.index):
-                        self._enqueue_module(name, entrypoint, enqueue)
-                    source = _from_source(child, scope, self.index) if isinstance(child, ast.ImportFrom) else None
-                    for alias in child.names if source else ():
-                        if alias.name != "*":
-                            self._follow_definition(source, alias.name, entrypoint, enqueue, ancestors)
+            order = self._walk(unit, self._scope(path, module), enqueue, order)
         return units
+
+    def _walk(self, unit: CodeUnit, scope: _ModuleScope | None, enqueue, order: int) -> int:
+        """Record every live node of ``unit`` (depth first, as the rules read them) and follow the names
+        it uses; returns ``order`` advanced past its nodes.
+
+        One loop, no ancestor tuples: each node's parent is kept in a map, and the
+        ancestors are put together only for the nodes that need them.
+        """
+        root, import_time = unit.node, unit.import_time
+        bindings = scope.bindings if scope is not None else {}
+        by_type, parents, lifted, node_fields = self._by_type[import_time], self._parents, self._lifted, _NODE_FIELDS
+        node_class, name_class, if_class, if_expression, followed = ast.AST, ast.Name, ast.If, ast.IfExp, _FOLLOWED
+        stack = [root]
+        pop, extend = stack.pop, stack.extend
+        while stack:
+            node = pop()
+            kind = type(node)
+            if node is not root:
+                order += 1
+                by_type[kind].append((order, unit, node))
+                # Most names are locals and builtins: a name the module does not bind leads nowhere.
+                if scope is not None and kind in followed and (kind is not name_class or node.id in bindings):
+                    self._follow(unit, scope, node, enqueue)
+            if kind is if_class or kind is if_expression:
+                children = live_children(node)
+            else:
+                fields = node_fields.get(kind)
+                if fields is None:
+                    fields = _node_fields(kind)
+                children = []
+                for name, mixed in fields:
+                    value = getattr(node, name, None)
+                    if type(value) is list:
+                        if mixed:
+                            children += [item for item in value if isinstance(item, node_class)]
+                        else:
+                            children += value
+                    elif isinstance(value, node_class):
+                        children.append(value)
+            if not import_time:
+                parents.update(dict.fromkeys(children, node))
+                children.reverse()
+                extend(children)
+                continue
+            # At import a function's body does not run, but its decorators and defaults do.
+            kept: list[ast.AST] = []
+            for child in children:
+                if isinstance(child, FUNCTION_NODES):
+                    args = child.args
+                    for runs in [*getattr(child, "decorator_list", ()), *args.defaults, *args.kw_defaults]:
+                        if runs is not None:
+                            lifted[runs] = node
+                            kept.append(runs)
+                else:
+                    parents[child] = node
+                    kept.append(child)
+            kept.reverse()
+            extend(kept)
+        return order
+
+    def _follow(self, unit: CodeUnit, scope: _ModuleScope, node: ast.AST, enqueue) -> None:
+        """Queue the repo code that one node of ``unit`` names."""
+        import_time, entrypoint = unit.import_time, unit.entrypoint
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load) or (import_time and _is_base_class(node, self._parents)):
+                # `class FashionMNIST(MNIST)` runs none of MNIST's methods at import.
+                return
+            self._follow_name(scope, node.id, entrypoint, enqueue, (unit, node))
+        elif isinstance(node, ast.Attribute):
+            if import_time and _is_base_class(node, self._parents):
+                return
+            self._method_called(node.attr, enqueue)
+            if isinstance(node.value, ast.Name):
+                self._follow_attribute(scope, node.value.id, node.attr, entrypoint, enqueue, (unit, node))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and not import_time:
+            # A function-level import of a repo module runs that module's top level, and the
+            # function uses what it imports: its names are local, so follow them from here.
+            for name in _imported_module_names(node, scope, self.index):
+                self._enqueue_module(name, entrypoint, enqueue)
+            source = _from_source(node, scope, self.index) if isinstance(node, ast.ImportFrom) else None
+            for alias in node.names if source else ():
+                if alias.name != "*":
+                    self._follow_definition(source, alias.name, entrypoint, enqueue, (unit, node))
 
     def hubconf_nodes(self) -> list[tuple[ast.AST, tuple[ast.AST, ...], str | None]]:
         """Every live node of hubconf.py, reached or not, with its ancestors and the entry point reaching it.
 
         Reached code comes from the walk made while following names (ancestors
-        start at its unit, as in :attr:`nodes`); only the functions and methods
+        start at its unit, as in :meth:`ancestors`); only the functions and methods
         nothing reaches are walked again, with ancestors from the module down.
         """
         hubconf = self.model.path
         found: list[tuple[ast.AST, tuple[ast.AST, ...], str | None]] = []
         seen: set[int] = set()
-        for unit, node, ancestors in self.nodes:
-            if unit.path == hubconf and id(node) not in seen:
+        walked = sorted((entry for by_type in self._by_type.values() for bucket in by_type.values()
+                         for entry in bucket if entry[1].path == hubconf), key=_WALK_ORDER)
+        for _, unit, node in walked:
+            if id(node) not in seen:
                 seen.add(id(node))
-                found.append((node, ancestors, unit.entrypoint))
+                found.append((node, self.ancestors(unit, node), unit.entrypoint))
         covered = {id(u.node) for u in self.units if u.path == hubconf and not u.import_time}
         for function, ancestors in _unreached_functions(self.model.tree, covered):
             found.append((function, ancestors, None))
@@ -183,45 +296,45 @@ class Reach:
                     pending.extend(_with_parents(_imported_module_names(stmt, scope, self.index)))
 
     def _follow_name(self, scope: _ModuleScope, name: str, entrypoint: str | None, enqueue,
-                     ancestors: tuple[ast.AST, ...]) -> None:
+                     where: tuple[CodeUnit, ast.AST]) -> None:
         stmt = scope.bindings.get(name)
         if stmt is None:
             return
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            self._enqueue_definition(scope.path, scope.module, stmt, entrypoint, enqueue, ancestors)
+            self._enqueue_definition(scope.path, scope.module, stmt, entrypoint, enqueue, where)
         elif isinstance(stmt, ast.ImportFrom):
             source = _from_source(stmt, scope, self.index)
             for alias in stmt.names:
                 if (alias.asname or alias.name) == name and source:
-                    self._follow_definition(source, alias.name, entrypoint, enqueue, ancestors)
+                    self._follow_definition(source, alias.name, entrypoint, enqueue, where)
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(getattr(stmt, "value", None), ast.Lambda):
             enqueue(scope.path, scope.module, stmt.value, False, entrypoint)
 
     def _follow_attribute(self, scope: _ModuleScope, base: str, attr: str, entrypoint, enqueue,
-                          ancestors: tuple[ast.AST, ...]) -> None:
+                          where: tuple[CodeUnit, ast.AST]) -> None:
         stmt = scope.bindings.get(base)
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname == base:
-                    self._follow_definition(alias.name, attr, entrypoint, enqueue, ancestors)
+                    self._follow_definition(alias.name, attr, entrypoint, enqueue, where)
                 elif alias.asname is None and alias.name == base:
-                    self._follow_definition(base, attr, entrypoint, enqueue, ancestors)
+                    self._follow_definition(base, attr, entrypoint, enqueue, where)
         elif isinstance(stmt, ast.ImportFrom):
             source = _from_source(stmt, scope, self.index)
             for alias in stmt.names:
                 if (alias.asname or alias.name) == base and source:
-                    self._follow_definition(f"{source}.{alias.name}", attr, entrypoint, enqueue, ancestors)
+                    self._follow_definition(f"{source}.{alias.name}", attr, entrypoint, enqueue, where)
 
-    def _follow_definition(self, module: str, name: str, entrypoint, enqueue, ancestors: tuple[ast.AST, ...]) -> None:
+    def _follow_definition(self, module: str, name: str, entrypoint, enqueue, where: tuple[CodeUnit, ast.AST]) -> None:
         found = self.index.find(module)
         if found is None or not found.local:
             return
         info = self.index.lookup(module, name)
         if info.definition is not None and info.local and info.path is not None:
-            self._enqueue_definition(info.path, info.module, info.definition, entrypoint, enqueue, ancestors)
+            self._enqueue_definition(info.path, info.module, info.definition, entrypoint, enqueue, where)
 
     def _enqueue_definition(self, path: Path, module: str | None, node: ast.AST, entrypoint, enqueue,
-                            ancestors: tuple[ast.AST, ...]) -> None:
+                            where: tuple[CodeUnit, ast.AST]) -> None:
         """Queue a function, or the methods of a class that can run.
 
         A class whose instance is handed back to the caller (``return Cls()``, or
@@ -231,7 +344,7 @@ class Reach:
         names (``builder.get_model``): GPUNet's builder has an ImageNet evaluation
         helper no entry point calls.
         """
-        if not isinstance(node, ast.ClassDef) or _handed_back(ancestors):
+        if not isinstance(node, ast.ClassDef) or _handed_back(self.ancestors(*where), self._returned):
             enqueue(path, module, node, False, entrypoint)
             return
         key = (path, id(node))
@@ -251,9 +364,9 @@ class Reach:
         for expression in [*node.bases, *node.decorator_list, *(k.value for k in node.keywords)]:
             for inner in ast.walk(expression):
                 if isinstance(inner, ast.Name):
-                    self._follow_name(scope, inner.id, entrypoint, enqueue, ancestors)
+                    self._follow_name(scope, inner.id, entrypoint, enqueue, where)
                 elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name):
-                    self._follow_attribute(scope, inner.value.id, inner.attr, entrypoint, enqueue, ancestors)
+                    self._follow_attribute(scope, inner.value.id, inner.attr, entrypoint, enqueue, where)
 
     def _method_called(self, name: str, enqueue) -> None:
         """Reached code names ``x.name``: the methods of that name in classes already opened can run."""
@@ -264,8 +377,12 @@ class Reach:
             enqueue(path, module, method, False, entrypoint)
 
 
-def _handed_back(ancestors: tuple[ast.AST, ...]) -> bool:
-    """Whether the expression under ``ancestors`` is returned, directly or through the name it is assigned to."""
+def _handed_back(ancestors: tuple[ast.AST, ...], returned: dict[ast.AST, frozenset[str]]) -> bool:
+    """Whether the expression under ``ancestors`` is returned, directly or through the name it is assigned to.
+
+    ``returned`` keeps, per function, the names its ``return`` statements hand back: a builder
+    function names many classes, and is read once.
+    """
     if any(isinstance(a, ast.Return) for a in ancestors):
         return True
     assign = next((a for a in reversed(ancestors) if isinstance(a, (ast.Assign, ast.AnnAssign))), None)
@@ -274,17 +391,38 @@ def _handed_back(ancestors: tuple[ast.AST, ...]) -> bool:
         return False
     targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
     assigned = {t.id for t in targets if isinstance(t, ast.Name)}
-    for node in ast.walk(function):
+    names = returned.get(function)
+    if names is None:
+        names = returned[function] = frozenset(_returned_names(function))
+    return not assigned.isdisjoint(names)
+
+
+def _returned_names(function: ast.AST) -> Iterator[str]:
+    """The names that ``return`` statements anywhere in ``function`` hand back, alone or in a tuple or list.
+
+    Dead branches and nested functions count too. Only statement blocks are visited: a
+    ``return`` is a statement, and expressions hold none.
+    """
+    pending: list[ast.AST] = [function]
+    while pending:
+        node = pending.pop()
         if isinstance(node, ast.Return) and node.value is not None:
             values = node.value.elts if isinstance(node.value, (ast.Tuple, ast.List)) else [node.value]
-            if any(isinstance(v, ast.Name) and v.id in assigned for v in values):
-                return True
-    return False
+            yield from (v.id for v in values if isinstance(v, ast.Name))
+        for name in _BLOCK_FIELDS:
+            pending.extend(getattr(node, name, ()))
 
 
-def _is_base_class(node: ast.AST, ancestors: tuple[ast.AST, ...]) -> bool:
-    parent = ancestors[-1] if ancestors else None
+# Where statements live: the blocks of compound statements, and the except handlers and match cases holding blocks.
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _is_base_class(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    parent = parents.get(node)
     return isinstance(parent, ast.ClassDef) and any(base is node for base in parent.bases)
+
+
+_WALK_ORDER = itemgetter(0)
 
 
 def _with_parents(modules: list[str]) -> list[str]:
