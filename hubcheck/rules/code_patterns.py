@@ -33,7 +33,7 @@ from hubcheck.static.syntax import (
 )
 
 
-def _at(unit: CodeUnit, node: ast.AST, args: dict) -> Violation:
+def _at(unit: CodeUnit, node: ast.stmt | ast.expr | ast.keyword | ast.arg, args: dict) -> Violation:
     return Violation(unit.path, node.lineno, node.col_offset + 1, args, unit.entrypoint)
 
 

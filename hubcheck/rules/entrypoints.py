@@ -61,10 +61,10 @@ def _placed(ctx: LintContext, found):
         if key in reported:
             continue
         reported.add(key)
-        if arg is None:
-            yield entry, param, ctx.model.path, entry.line, entry.column
-        else:
+        if arg is not None and entry.definition is not None:
             yield entry, param, entry.definition.path, arg.lineno, arg.col_offset + 1
+        elif ctx.model is not None:
+            yield entry, param, ctx.model.path, entry.line, entry.column
 
 
 @rule(
@@ -119,14 +119,16 @@ def entrypoint_missing_docstring(ctx: LintContext):
             detail = " (torch.hub.help returns None)"
         else:
             continue  # the code behind it is unknown, and so is its docstring
-        if written and entry.kind is not EntryPointKind.PARTIAL:
+        if written and entry.kind is not EntryPointKind.PARTIAL and entry.definition is not None:
             # The docstring goes on the def or class, however many names list it: report it there, once.
             if id(node) in reported:
                 continue
             reported.add(id(node))
-            path, line, column = entry.definition.path, node.lineno, node.col_offset + 1
-        else:
+            path, line, column = entry.definition.path, entry.definition.node.lineno, entry.definition.node.col_offset + 1
+        elif ctx.model is not None:
             path, line, column = ctx.model.path, entry.line, entry.column
+        else:
+            continue
         yield Violation(path, line, column, {"name": entry.name, "detail": detail}, entry.name)
 
 

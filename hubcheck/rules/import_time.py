@@ -30,19 +30,19 @@ _EFFECTS = {
     "download": ("downloads weights", "download inside the entry point that needs the weights"),
     "hub-load": ("loads another hub repo", "call torch.hub.load inside the entry point that needs the model"),
     "network": ("opens a network connection", "make the request inside the entry point that needs its result"),
-    "pip": ("installs packages with pip", "list the module in `dependencies` instead; torch.hub tells users what "
-            "to install"),
+    "pip": ("installs packages with pip", ("list the module in `dependencies` instead; torch.hub tells users what "
+             "to install")),
     "subprocess": ("runs a subprocess", "run it inside the entry point that needs it, or do the work in Python"),
-    "chdir": ("changes the working directory", "leave the working directory alone and build paths from "
-              "`Path(__file__).resolve().parent`"),
-    "exit": ("exits the interpreter", "raise an exception that says what is wrong (ImportError, RuntimeError) "
-             "instead of ending the user's process"),
-    "write": ("writes to the file system", "write files inside the entry point that needs them, under "
-              "`torch.hub.get_dir()`"),
-    "environ": ("changes environment variables", "pass settings as arguments instead of changing the user's "
-                "process environment"),
-    "build": ("builds extensions", "ship prebuilt extensions or a pure-Python fallback, and list the package "
-              "in `dependencies`; never compile into the user's hub cache at import"),
+    "chdir": ("changes the working directory", ("leave the working directory alone and build paths from "
+               "`Path(__file__).resolve().parent`")),
+    "exit": ("exits the interpreter", ("raise an exception that says what is wrong (ImportError, RuntimeError) "
+              "instead of ending the user's process")),
+    "write": ("writes to the file system", ("write files inside the entry point that needs them, under "
+               "`torch.hub.get_dir()`")),
+    "environ": ("changes environment variables", ("pass settings as arguments instead of changing the user's "
+                 "process environment")),
+    "build": ("builds extensions", ("ship prebuilt extensions or a pure-Python fallback, and list the package "
+               "in `dependencies`; never compile into the user's hub cache at import")),
 }
 
 _EFFECT_CALLS = {

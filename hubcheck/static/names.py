@@ -109,8 +109,10 @@ def _build_scope(node: ast.AST) -> Scope:
         params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
         params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
         body = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
-    else:
+    elif isinstance(node, ast.Module):
         params, body = set(), list(node.body)
+    else:  # scopes are looked up for the module and the functions of an enclosing_functions chain
+        raise TypeError(f"{type(node).__name__} has no scope of its own")
     scope = Scope(frozenset(params))
     values: dict[int, ast.expr] = {}
     declared: dict[type, set[str]] = {ast.Global: set(), ast.Nonlocal: set()}
@@ -183,7 +185,9 @@ class FileNames:
             self._module_globals = frozenset(names)
         return self._module_globals
 
-    def bindings(self, name: str, chain: tuple[ast.AST, ...]) -> tuple[list[tuple[ast.expr | None, int]], tuple[ast.AST, ...]] | None:
+    def bindings(
+        self, name: str, chain: tuple[ast.AST, ...],
+    ) -> tuple[list[tuple[ast.expr | None, int]], tuple[ast.AST, ...]] | None:
         """Where ``name`` is bound as seen from code inside ``chain`` (functions, innermost first).
 
         Returns the bindings of the scope that owns the name and the chain of
@@ -207,7 +211,7 @@ class FileNames:
             return None
         stores = module.stores[name]
         if name in self._declared_global_anywhere():
-            stores = stores + [(None, 0)]
+            stores = [*stores, (None, 0)]
         return stores, ()
 
     def single_value(self, name: str, chain: tuple[ast.AST, ...], line: int) -> tuple[ast.expr, tuple[ast.AST, ...]] | None:
@@ -216,9 +220,11 @@ class FileNames:
         if found is None:
             return None
         stores, owner = found
-        if len(stores) != 1 or stores[0][0] is None:
+        if len(stores) != 1:
             return None
         value, assigned_at = stores[0]
+        if value is None:
+            return None
         # Module constants read inside a function are assigned before the function runs.
         if (owner or not chain) and assigned_at >= line:
             return None
@@ -247,7 +253,9 @@ class FileNames:
             return "".join(parts)
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Div)):
             left = self.literal(expr.left, chain, depth + 1)
-            right = self.literal(expr.right, chain, depth + 1) if left is not None else None
+            if left is None:
+                return None
+            right = self.literal(expr.right, chain, depth + 1)
             if right is None:
                 return None
             return left + right if isinstance(expr.op, ast.Add) else posixpath.join(left, right)
@@ -261,13 +269,13 @@ class FileNames:
     def _literal_call(self, call: ast.Call, chain: tuple[ast.AST, ...], depth: int) -> str | None:
         if isinstance(call.func, ast.Attribute) and call.func.attr == "joinpath":
             base = self.literal(call.func.value, chain, depth + 1)
-            parts = [self.literal(arg, chain, depth + 1) for arg in call.args]
-            return None if base is None or None in parts else posixpath.join(base, *parts)
+            parts = _every_known([self.literal(arg, chain, depth + 1) for arg in call.args])
+            return None if base is None or parts is None else posixpath.join(base, *parts)
         name = self.qualified(call.func)
         if name not in ("os.path.join", "pathlib.Path", "str", "os.fspath", "os.path.normpath"):
             return None
-        parts = [self.literal(arg, chain, depth + 1) for arg in call.args]
-        if None in parts or any(isinstance(arg, ast.Starred) for arg in call.args):
+        parts = _every_known([self.literal(arg, chain, depth + 1) for arg in call.args])
+        if parts is None or any(isinstance(arg, ast.Starred) for arg in call.args):
             return None
         if not parts:
             return "." if name == "pathlib.Path" else None
@@ -281,14 +289,19 @@ class FileNames:
         if value is not None:
             return [value]
         if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name):
-            found = self.single_value(expr.value.id, chain, expr.lineno)
-            if found and isinstance(found[0], ast.Dict):
-                table, owner = found
+            table, owner = self.single_value(expr.value.id, chain, expr.lineno) or (None, ())
+            if isinstance(table, ast.Dict):
                 key = self.literal(expr.slice, chain)
                 if key is not None:
-                    for dict_key, dict_value in zip(table.keys, table.values):
+                    for dict_key, dict_value in zip(table.keys, table.values, strict=True):
                         if dict_key is not None and self.literal(dict_key, owner) == key:
                             return [v] if (v := self.literal(dict_value, owner)) is not None else []
                     return []
                 return [v for v in (self.literal(item, owner) for item in table.values) if v is not None]
         return []
+
+
+def _every_known(parts: list[str | None]) -> list[str] | None:
+    """The parts when every one of them is known, else None."""
+    known = [part for part in parts if part is not None]
+    return known if len(known) == len(parts) else None

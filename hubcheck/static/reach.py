@@ -25,7 +25,6 @@ from hubcheck.static.modules import (
 )
 from hubcheck.static.syntax import FUNCTION_NODES, live_children, live_statements, walk_live
 
-
 NodeT = TypeVar("NodeT", bound=ast.AST)
 
 
@@ -183,7 +182,7 @@ class Reach:
                 order += 1
                 by_type[kind].append((order, unit, node))
                 # Most names are locals and builtins: a name the module does not bind leads nowhere.
-                if scope is not None and kind in followed and (kind is not name_class or node.id in bindings):
+                if scope is not None and kind in followed and (not isinstance(node, name_class) or node.id in bindings):
                     self._follow(unit, scope, node, enqueue)
             if kind is if_class or kind is if_expression:
                 children = live_children(node)
@@ -242,9 +241,10 @@ class Reach:
             for name in _imported_module_names(node, scope, self.index):
                 self._enqueue_module(name, entrypoint, enqueue)
             source = _from_source(node, scope, self.index) if isinstance(node, ast.ImportFrom) else None
-            for alias in node.names if source else ():
-                if alias.name != "*":
-                    self._follow_definition(source, alias.name, entrypoint, enqueue, (unit, node))
+            if source:
+                for alias in node.names:
+                    if alias.name != "*":
+                        self._follow_definition(source, alias.name, entrypoint, enqueue, (unit, node))
 
     def hubconf_nodes(self) -> list[tuple[ast.AST, tuple[ast.AST, ...], str | None]]:
         """Every live node of hubconf.py, reached or not, with its ancestors and the entry point reaching it.
@@ -265,7 +265,7 @@ class Reach:
         covered = {id(u.node) for u in self.units if u.path == hubconf and not u.import_time}
         for function, ancestors in _unreached_functions(self.model.tree, covered):
             found.append((function, ancestors, None))
-            found.extend((node, inner, None) for node, inner in walk_live(function, ancestors + (function,)))
+            found.extend((node, inner, None) for node, inner in walk_live(function, (*ancestors, function)))
         return found
 
     def _enqueue_module(self, name: str, entrypoint: str | None, enqueue) -> None:
@@ -459,7 +459,7 @@ def _unreached_functions(tree: ast.Module, covered: set[int]):
     stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(tree, ())]
     while stack:
         node, above = stack.pop()
-        inner = above + (node,)
+        inner = (*above, node)
         nested = []
         for child in live_children(node):
             if id(child) in covered or not isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):

@@ -95,16 +95,16 @@ def _compare_taken(left: ast.expr, op: ast.cmpop, right: ast.expr) -> bool | Non
         return None
     if isinstance(right, ast.Tuple) and major == "tuple":
         # `sys.version_info < (3,)` or `< (3, 0)`: the Python 2 test; later minor versions are real choices.
-        if not (right.elts and all(isinstance(e, ast.Constant) and type(e.value) is int for e in right.elts)
-                and right.elts[0].value == 3 and all(e.value == 0 for e in right.elts[1:])):
+        numbers = [e.value for e in right.elts if isinstance(e, ast.Constant) and type(e.value) is int]
+        if not (numbers and len(numbers) == len(right.elts) and numbers[0] == 3 and all(n == 0 for n in numbers[1:])):
             return None
         bound = 3
     elif isinstance(right, ast.Constant) and type(right.value) is int and major == "major":
         bound = right.value
     else:
         return None
-    known = {ast.Eq: bound == 3, ast.NotEq: bound != 3, ast.Lt: 3 < bound, ast.LtE: 3 <= bound,
-             ast.Gt: 3 > bound, ast.GtE: 3 >= bound}
+    known = {ast.Eq: bound == 3, ast.NotEq: bound != 3, ast.Lt: bound > 3, ast.LtE: bound >= 3,
+             ast.Gt: bound < 3, ast.GtE: bound <= 3}
     # Only Python 2 against 3 is decided: `sys.version_info[0] >= 4` is a question about the future.
     return known.get(type(op)) if bound in (2, 3) else None
 
@@ -192,7 +192,7 @@ def walk_live(root: ast.AST, ancestors: tuple[ast.AST, ...] = (), import_time: b
         node, above = pop()
         if node is not root:
             yield node, above
-        inner = above + (node,)
+        inner = (*above, node)
         children = live_children(node)
         if import_time:
             children = _runs_at_import(children)
@@ -248,7 +248,7 @@ def string_value(node: ast.AST | None) -> str | None:
     return None
 
 
-def span(node: ast.AST) -> tuple[int, int, int | None, int | None]:
+def span(node: ast.stmt | ast.expr) -> tuple[int, int, int | None, int | None]:
     """Where a node starts and ends: one key for "the same code", however many walks reach it."""
     return (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
 
