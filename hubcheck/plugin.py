@@ -28,8 +28,6 @@ _RUN = pytest.StashKey["HubcheckRun"]()
 """The :class:`~hubcheck.pytest_items.HubcheckRun` of this process."""
 _ACTIVE = pytest.StashKey[bool]()
 """Whether this run collects hubcheck items."""
-UPDATE_PROPERTY = "hubcheck-update"
-"""``user_properties`` key of what ``--hubcheck-update`` recorded; it travels with xdist's reports."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -143,6 +141,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     if not config.stash.get(_ACTIVE, False) or not config.option.hubcheck_update:
         return
+    from hubcheck.pytest_items import UPDATE_PROPERTY
+
     # Every phase's report (setup, call, teardown) carries the item's user_properties: read the call's, once.
     messages = dict.fromkeys(
         value for reports in terminalreporter.stats.values() for report in reports

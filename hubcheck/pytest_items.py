@@ -34,12 +34,13 @@ from hubcheck.findings import Finding
 from hubcheck.resolve import ResolvedRepo, SourceKind, parse_spec, require_hubconf, resolve
 from hubcheck.results import CheckResult, Report, Status
 from hubcheck.run_options import RunOverrides, is_selected, plugin_overrides, plugin_value
-
-from hubcheck.plugin import UPDATE_PROPERTY
 from hubcheck.validate import ACCELERATOR_CHECKS, ENTRYPOINT_CHECKS, REPO_CHECKS, ValidateOptions, ValidationSession
 
 if TYPE_CHECKING:
     from hubcheck.lint import LintResult
+
+UPDATE_PROPERTY = "hubcheck-update"
+"""``user_properties`` key of what ``--hubcheck-update`` recorded; it travels with xdist's reports."""
 
 HUBCONF = "hubconf.py"
 REPO_ITEMS = (*REPO_CHECKS, "config", "references")
@@ -171,7 +172,7 @@ class RepoState:
         self.run = run
         self._resolved: ResolvedRepo | None = None
         self._config: Config | None = None
-        self._lint = None
+        self._lint: LintResult | None = None
         self._session: ValidationSession | None = None
         self._session_error: HubcheckError | None = None
         self._results: dict[str, dict[tuple[str, str | None], CheckResult] | HubcheckError] = {}
@@ -448,7 +449,14 @@ class HubcheckRun:
 # -- collectors and items -----------------------------------------------------------
 
 
-class _RepoCollector:
+# The mixin below is always combined with a pytest collector; the type checker is told so.
+if TYPE_CHECKING:
+    _CollectorBase = pytest.Collector
+else:
+    _CollectorBase = object
+
+
+class _RepoCollector(_CollectorBase):
     """What both kinds of repo collector yield: repo items, lint items, one collector per entry point."""
 
     repo: RepoState
@@ -522,6 +530,7 @@ class HubcheckItem(pytest.Item):
         if self.config.pluginmanager.hasplugin("xdist"):
             # For --dist loadgroup: an entry point's items stay on one worker, which builds its model
             # once. (The default, loadscope, groups by node id and needs no mark.)
+            assert self.parent is not None  # every item is collected under a repo or an entry point
             self.add_marker(pytest.mark.xdist_group(_group_name(self.parent.nodeid)))
 
     def result(self) -> CheckResult:
@@ -598,7 +607,9 @@ class EntrypointCheckItem(HubcheckItem):
 
     def __init__(self, *, device: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        assert isinstance(self.parent, EntrypointCollector)
         self.entrypoint = self.parent.name
+        self.entrypoint_line = self.parent.line
         self.device = device
 
     def result(self) -> CheckResult:
@@ -614,7 +625,7 @@ class EntrypointCheckItem(HubcheckItem):
         return result
 
     def reportinfo(self):
-        return self.repo.hubconf, (self.parent.line or 1) - 1, self.domain
+        return self.repo.hubconf, (self.entrypoint_line or 1) - 1, self.domain
 
 
 def _group_name(nodeid: str) -> str:
