@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from hubcheck.config import Config, EntrypointConfig, InputSpec, load_config

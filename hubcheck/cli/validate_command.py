@@ -54,7 +54,8 @@ PythonOption = Annotated[
     str | None, typer.Option("--python", help="Run the worker under this interpreter (e.g. a venv with another torch).")
 ]
 TorchHomeOption = Annotated[
-    Path | None, typer.Option("--torch-home", help="TORCH_HOME for repo code (pre-fetched weights); default: a private empty one.")
+    Path | None,
+    typer.Option("--torch-home", help="TORCH_HOME for repo code (pre-fetched weights); default: a private empty one."),
 ]
 MaxMemoryOption = Annotated[
     str | None, typer.Option("--max-memory", help="Kill the worker above this resident memory, e.g. 4GiB.")
