@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from hubcheck.config import Config
 from hubcheck.config_overlay import load_layered_config
 from hubcheck.errors import ConfigError, HubcheckError
