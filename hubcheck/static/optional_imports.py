@@ -4,7 +4,8 @@ NVIDIA's efficientnet.py does ``try: from ..quantization import switch_on_quanti
 ``except ImportError: <a fallback>``: quantization.py and what it imports are optional by
 design, so its imports are not dependencies to declare. A module counts as optional when
 every import of it in the reached files sits in such a ``try`` body or in an optional module;
-one plain import anywhere else (even inside a function) makes it required.
+one plain import anywhere else (even inside a function) makes it required. The submodules
+of an optional package are optional too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def optional_modules(files: Iterable[tuple[Path, str | None]], index: ModuleInde
     """The dotted names of repo modules that the given files (path, module name; None for hubconf)
     import only inside ``try`` bodies whose handlers catch ImportError, or only from such optional
     modules (quantization.py's own ``from . import logger``)."""
+    files = list(files)
     importers: dict[str, set[tuple[str | None, bool]]] = {}
     for path, module in files:
         tree = index.tree(path)
@@ -29,7 +31,8 @@ def optional_modules(files: Iterable[tuple[Path, str | None]], index: ModuleInde
         found = index.find(module) if module else None
         for node, in_guard in _imports(tree.body, guarded=False):
             for target in _targets(node, found):
-                if target != module:
+                # A package imported from its own submodule is already loading: that is no new route to it.
+                if module is None or not (module == target or module.startswith(f"{target}.")):
                     importers.setdefault(target, set()).add((module, in_guard))
     optional: set[str] = set()
     changed = True
@@ -40,7 +43,15 @@ def optional_modules(files: Iterable[tuple[Path, str | None]], index: ModuleInde
                                               for source, guard in sources):
                 optional.add(target)
                 changed = True
+    # A submodule reached by following a definition (no import of it read) loads only after its
+    # package, and every import of a package's submodule counts as one of the package.
+    optional |= {module for _, module in files if module and _under(module, optional)}
     return frozenset(name for name in optional if index.is_local(name))
+
+
+def _under(module: str, packages: set[str]) -> bool:
+    parts = module.split(".")
+    return any(".".join(parts[:depth]) in packages for depth in range(1, len(parts)))
 
 
 def _imports(body: list[ast.stmt], guarded: bool) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
