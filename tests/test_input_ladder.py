@@ -98,7 +98,7 @@ def test_the_first_candidate_that_runs_is_reported_with_what_was_tried_before():
     assert note.startswith("input inferred from the first layer Conv2d: float32 [2, 3, 64, 64]; tried first: "
                            "float32 [1, 3, 224, 224] (RuntimeError")
     with pytest.raises(NoInputFits, match="the input must be declared"):
-        fit_inputs(model, lambda s: (_ for _ in ()).throw(ValueError("never")))
+        fit_inputs(model, lambda s: (_ for _ in ()).throw(ValueError("size mismatch")))
 
 
 @pytest.mark.slow
@@ -116,3 +116,16 @@ def test_validate_runs_forward_on_inputs_that_fit(tmp_path):
     wrapped = checks[("wrapper", "forward")]
     assert wrapped["status"] == "skipped" and "_Wrapper, not an nn.Module" in wrapped["message"]
     assert "shape = [" not in wrapped["message"] and "--method NAME" in wrapped["message"]
+
+
+def test_an_error_that_is_not_about_sizes_ends_the_ladder_as_the_models_own():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3))
+    calls = []
+
+    def needs_cuda(specs):
+        calls.append(specs)
+        raise RuntimeError("Found no NVIDIA driver on your system")
+
+    with pytest.raises(RuntimeError, match="NVIDIA driver"):
+        fit_inputs(model, needs_cuda)
+    assert len(calls) == 1

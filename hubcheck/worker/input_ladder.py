@@ -29,6 +29,16 @@ _VOLUME_SIZES = ((8, 32, 32), (16, 112, 112))
 _LARGE_SPATIAL = 224
 """From this side length on a batch of one is enough (and keeps references small)."""
 _MAX_ERROR_CHARS = 160
+_SIZE_WORDS = ("shape", "size", "dimension", "dim", "match", "expected", "kernel", "channel", "mat1", "range",
+               "index", "multiple", "divisible", "too small", "stack", "broadcast")
+"""Words of an error about the input's shape; any other error is the model's own, and ends the ladder."""
+
+
+def is_about_input_size(error: BaseException) -> bool:
+    """Whether an error may come from the input's shape (then another candidate may fit)."""
+    text = str(error).lower()
+    return isinstance(error, (RuntimeError, ValueError, IndexError, AssertionError, TypeError)) and (
+        not text or any(word in text for word in _SIZE_WORDS))
 
 
 @dataclass(frozen=True)
@@ -142,7 +152,8 @@ def fit_inputs(
 ) -> tuple[list[dict[str, Any]], T, str]:
     """Run ``attempt`` on each candidate until one returns: ``(its specs, what it returned, a note)``.
 
-    Exceptions in ``passthrough`` (the model is no callable, say) end the search at once.
+    Exceptions in ``passthrough`` (the model is no callable, say) end the search at once, and so does
+    an error that says nothing about sizes (``Found no NVIDIA driver``): it is raised, for forward to fail.
 
     Raises:
         NoInputFits: nothing could be read off the model, or every candidate raised.
@@ -157,7 +168,9 @@ def fit_inputs(
             result = attempt([dict(spec) for spec in candidate.specs])
         except passthrough:
             raise
-        except Exception as error:  # noqa: BLE001 - a candidate that does not fit is the expected case
+        except Exception as error:  # a candidate that does not fit is the expected case
+            if not is_about_input_size(error):
+                raise
             text = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
             tried.append(f"{candidate.label} ({text[:_MAX_ERROR_CHARS]})")
             continue
