@@ -124,7 +124,7 @@ def test_an_error_that_is_not_about_sizes_ends_the_ladder_as_the_models_own():
 
     def needs_cuda(specs):
         calls.append(specs)
-        raise RuntimeError("Found no NVIDIA driver on your system")
+        raise RuntimeError("Found no NVIDIA driver on your system. Please check ... http://www.nvidia.com/Download/index.aspx")
 
     with pytest.raises(RuntimeError, match="NVIDIA driver"):
         fit_inputs(model, needs_cuda)

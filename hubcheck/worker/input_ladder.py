@@ -11,6 +11,7 @@ one forward runs; the note says which ran and what was tried before it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,8 +30,10 @@ _VOLUME_SIZES = ((8, 32, 32), (16, 112, 112))
 _LARGE_SPATIAL = 224
 """From this side length on a batch of one is enough (and keeps references small)."""
 _MAX_ERROR_CHARS = 160
-_SIZE_WORDS = ("shape", "size", "dimension", "dim", "match", "expected", "kernel", "channel", "mat1", "range",
-               "index", "multiple", "divisible", "too small", "stack", "broadcast")
+_SIZE_WORDS = re.compile(
+    r"\b(shapes?|sizes?|dimensions?|dims?|mismatch|match|expected|kernel|channels?|mat1|multiple|divisible|"
+    r"too small|broadcast|stack|out of range|out of bounds)\b"
+)
 """Words of an error about the input's shape; any other error is the model's own, and ends the ladder."""
 
 
@@ -38,7 +41,7 @@ def is_about_input_size(error: BaseException) -> bool:
     """Whether an error may come from the input's shape (then another candidate may fit)."""
     text = str(error).lower()
     return isinstance(error, (RuntimeError, ValueError, IndexError, AssertionError, TypeError)) and (
-        not text or any(word in text for word in _SIZE_WORDS))
+        not text or _SIZE_WORDS.search(text) is not None)
 
 
 @dataclass(frozen=True)
