@@ -8,36 +8,14 @@ call or statement it is about. Planning a fix reads the repo and writes nothing;
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
 from pathlib import Path
 
 from hubcheck.fileio import atomic_write_bytes
 from hubcheck.findings import Finding
+from hubcheck.fixes.file_fix import FileFix
 
 FIXABLE_RULES = ("HUB003", "HUB201", "HUB202")
 """The rules whose findings ``--fix`` can repair without changing anything else."""
-
-
-@dataclass(frozen=True)
-class FileFix:
-    """The new content of one repo file, and the findings it repairs."""
-
-    path: str
-    """Relative to the repo root, with forward slashes."""
-    before: bytes
-    after: bytes
-    encoding: str
-    fixed: tuple[Finding, ...]
-
-    def diff(self) -> str:
-        """A unified diff, ``a/PATH`` to ``b/PATH`` as git writes it."""
-        lines = difflib.unified_diff(
-            self.before.decode(self.encoding).splitlines(keepends=True),
-            self.after.decode(self.encoding).splitlines(keepends=True),
-            f"a/{self.path}", f"b/{self.path}",
-        )
-        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
 def plan_fixes(repo_root: Path, findings: tuple[Finding, ...]) -> tuple[FileFix, ...]:

@@ -10,7 +10,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from hubcheck.findings import Finding
-from hubcheck.fixes import FileFix
+from hubcheck.fixes.file_fix import FileFix
 
 # What each rule's fix passes to the call it flags, in the order they are added.
 _KEYWORDS = {"HUB201": ("map_location", '"cpu"'), "HUB202": ("weights_only", "True")}
