@@ -539,7 +539,7 @@ def test_require_hubconf(tmp_path: Path) -> None:
     ("make", "fragments"),
     [
         (lambda root: None, ["no hubconf.py in", "not a PyTorch Hub repo", "at the repo root"]),
-        (lambda root: (root / "hubconf.py").mkdir(), ["hubconf.py is a directory", "a Python file"]),
+        (lambda root: (root / "hubconf.py").mkdir(), ["hubconf.py is a directory", "a regular Python file"]),
         (lambda root: (root / "hubconf.py").symlink_to(root / "gone.py"), ["broken symlink"]),
     ],
 )
