@@ -96,6 +96,8 @@ class WorkerOptions:
     """Linux: the repo, to be put under an overlay so that repo code cannot change it; None leaves it writable."""
     overlay_keep: tuple[Path, ...] = ()
     """Directories inside ``overlay_repo`` shown as they are on disk, read-only (the references)."""
+    cuda_visible_devices: str | None = None
+    """``CUDA_VISIBLE_DEVICES`` for the worker (a pytest-xdist worker's one GPU); None keeps this process's."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,9 @@ class Worker:
             "HUBCHECK_WORKER": "1",
             _TOKEN_ENV: self._token,
         })
+        if self.options.cuda_visible_devices is not None:
+            # In the environment it starts with: CUDA reads the mask once, when it starts.
+            env["CUDA_VISIBLE_DEVICES"] = self.options.cuda_visible_devices
         argv = [
             python, "-c", _BOOTSTRAP.format(init=str(_WORKER_DIR / "__init__.py"), directory=str(_WORKER_DIR)),
             "--commands-fd", str(commands_read), "--results-fd", str(results_write),
