@@ -1,0 +1,108 @@
+"""The files of a hub repo at a given ref, without touching the user's checkout.
+
+Git sources (``owner/name``, ``git+URL``) already keep one exported tree per commit in
+the hubcheck cache (:mod:`hubcheck.resolve`), so another ref is another resolve. A local
+directory is read from its work tree's git repository: ``git archive`` of the ref,
+unpacked into a temporary directory that is deleted afterwards; the work tree, index
+and HEAD are never changed. Without a ref, a local directory is used as it is on disk,
+uncommitted changes included: what a pull request is about to publish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from hubcheck.errors import ResolutionError
+from hubcheck.resolve import RepoSpec, SourceKind, resolve
+
+
+@dataclass(frozen=True)
+class RefTree:
+    """One side of a comparison: the repo's files at one ref."""
+
+    ref: str
+    """The ref as asked for, or ``working tree`` for a local directory as it is."""
+    commit: str | None
+    """The full SHA, or None for a working tree."""
+    path: Path
+    """The directory holding the repo root at that ref (deleted when the context ends, for local refs)."""
+    dirty: bool | None = None
+    """For a working tree: whether it has uncommitted changes."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"ref": self.ref, "commit": self.commit, "dirty": self.dirty}
+
+
+@contextmanager
+def ref_tree(spec: RepoSpec, ref: str | None, *, refresh: bool = False) -> Iterator[RefTree]:
+    """The repo ``spec`` at ``ref`` (None: the spec's own ref, or a local directory as it is).
+
+    Raises:
+        ResolutionError: the ref is unknown, the directory is not in a git work tree, or git failed.
+    """
+    if spec.kind is not SourceKind.LOCAL:
+        resolved = resolve(dataclasses.replace(spec, ref=ref or spec.ref), refresh=refresh)
+        yield RefTree(resolved.ref or "HEAD", resolved.commit, resolved.path)
+        return
+    assert spec.path is not None, "LOCAL specs always have a path"
+    if ref is None:
+        resolved = resolve(spec)
+        yield RefTree("working tree", resolved.commit, resolved.path, resolved.dirty)
+        return
+    with tempfile.TemporaryDirectory(prefix="hubcheck-ref-") as scratch:
+        commit = _export_local(spec.path, ref, Path(scratch))
+        yield RefTree(ref, commit, Path(scratch) / _inside_work_tree(spec.path))
+
+
+def _repository(directory: Path):
+    import git
+
+    try:
+        return git.Repo(directory, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise ResolutionError(
+            f"{directory} is not in a git work tree: diff compares refs of a git repo "
+            "(pass a clone, owner/name or git+URL)") from None
+
+
+def _inside_work_tree(directory: Path) -> Path:
+    repo = _repository(directory)
+    return directory.resolve().relative_to(Path(repo.working_tree_dir or directory).resolve())
+
+
+def _export_local(directory: Path, ref: str, into: Path) -> str:
+    """Unpack ``ref``'s files of the work tree holding ``directory`` into ``into``; return the commit."""
+    import tarfile
+
+    import git
+
+    if not ref or ref.startswith("-"):
+        raise ResolutionError(f"invalid ref {ref!r}; name a branch, tag or commit")
+    repo = _repository(directory)
+    try:
+        commit = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    except git.GitCommandError:
+        raise ResolutionError(f"unknown ref {ref!r} in {repo.working_tree_dir}; name a branch, tag or commit "
+                              "(`git tag`, `git branch -a` list them)") from None
+    inside = _inside_work_tree(directory)
+    archive = io.BytesIO()
+    try:
+        repo.archive(archive, treeish=commit, format="tar", **({"path": inside.as_posix()} if str(inside) != "." else {}))
+    except git.GitCommandError as error:
+        message = (error.stderr or "").strip().splitlines()
+        raise ResolutionError(f"could not export {ref!r}: {message[-1] if message else error}") from None
+    archive.seek(0)
+    with tarfile.open(fileobj=archive) as tar:
+        tar.extraction_filter = getattr(tarfile, "tar_filter", None)
+        tar.extractall(into)  # noqa: S202 - a commit git exported, under tar_filter where it exists
+    (into / inside).mkdir(parents=True, exist_ok=True)
+    return commit
+
+
+__all__ = ["RefTree", "ref_tree"]
