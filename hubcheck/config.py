@@ -120,6 +120,8 @@ class ValidateConfig:
     """Largest reference file ``record`` writes, in bytes."""
     max_memory: str | None = None
     """Memory limit of the worker, e.g. ``"4GiB"``; None means no limit."""
+    checks: tuple[str, ...] | None = None
+    """Model checks to run (:mod:`hubcheck.model_checks` ids, ``all``, ``default``, ``none``); None: the defaults."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,7 @@ def _parse_lint(reader: _TableReader, table: Any) -> LintConfig:
 def _parse_validate(reader: _TableReader, table: Any) -> ValidateConfig:
     table = reader.table(table, "validate")
     reader.check_keys(table, "validate", (
-        "devices", "timeout", "allow_network", "references", "reference_size_limit", "max_memory",
+        "devices", "timeout", "allow_network", "references", "reference_size_limit", "max_memory", "checks",
     ))
     defaults = ValidateConfig()
     devices = reader.devices(table.get("devices", list(defaults.devices)), "validate.devices")
@@ -230,7 +232,8 @@ def _parse_validate(reader: _TableReader, table: Any) -> ValidateConfig:
     max_memory = table.get("max_memory")
     if max_memory is not None:
         reader.memory(max_memory, "validate.max_memory")
-    return ValidateConfig(devices, float(timeout), allow_network, references, int(limit), max_memory)
+    checks = reader.model_checks(table["checks"], "validate.checks") if "checks" in table else None
+    return ValidateConfig(devices, float(timeout), allow_network, references, int(limit), max_memory, checks)
 
 
 _ENTRYPOINT_KEYS = (
@@ -421,6 +424,16 @@ class _TableReader:
             problem = validate_code_selector(code)
             if problem:
                 self.fail(key, problem)
+        return tuple(value)
+
+    def model_checks(self, value: Any, key: str) -> tuple[str, ...]:
+        from hubcheck.model_checks import check_names_problem
+
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self.fail(key, 'must be a list of check names such as ["default", "backward"]')
+        problem = check_names_problem(value)
+        if problem:
+            self.fail(key, problem)
         return tuple(value)
 
     def device(self, value: str, key: str) -> str:

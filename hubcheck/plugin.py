@@ -88,6 +88,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hubcheck: every hubcheck item")
     for check in CHECK_MARKERS:
         config.addinivalue_line("markers", f"hubcheck_{check.replace('-', '_')}: hubcheck's {check} items")
+    from hubcheck.model_checks import MODEL_CHECKS
+
+    for model_check in MODEL_CHECKS:
+        config.addinivalue_line("markers", f"{model_check.marker}: hubcheck's {model_check.id} items "
+                                           f"({model_check.description})")
     config.stash[_ACTIVE] = _is_active(config)
     if not config.stash[_ACTIVE]:
         return

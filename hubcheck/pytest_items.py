@@ -139,13 +139,14 @@ def _expand_devices(words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(expanded)
 
 
-def item_checks(devices: tuple[str, ...]) -> list[tuple[str, str | None]]:
+def item_checks(devices: tuple[str, ...], model_checks: tuple[str, ...] = ()) -> list[tuple[str, str | None]]:
     """The (check, device) items of one entry point, in the order the worker runs them."""
     checks: list[tuple[str, str | None]] = [("docstring", None)]
     for device in devices:
         checks += [(check, device) for check in ENTRYPOINT_CHECKS]
         if not device.startswith("cpu"):
             checks += [(check, device) for check in ACCELERATOR_CHECKS]
+        checks += [(check, device) for check in model_checks]
     return checks
 
 
@@ -238,6 +239,12 @@ class RepoState:
             if entry.line and name not in lines:
                 lines[name] = entry.line
         return [n for n in self.run.selected(outcome.names or [entry.name for entry in static]) if n not in leaked], lines
+
+    def model_checks(self) -> tuple[str, ...]:
+        """The model checks collected for every entry point: ``--hubcheck-check``, else ``[validate] checks``."""
+        from hubcheck.model_checks import selected
+
+        return selected(self.run.options.overrides.checks, self.config.validate.checks)
 
     def devices(self, name: str) -> tuple[str, ...]:
         """The devices an entry point's items are collected for."""
@@ -514,7 +521,7 @@ class EntrypointCollector(pytest.Collector):
         self.line = line
 
     def collect(self) -> Iterator[pytest.Item]:
-        for check, device in item_checks(self.repo.devices(self.name)):
+        for check, device in item_checks(self.repo.devices(self.name), self.repo.model_checks()):
             name = f"{check}[{device}]" if device else check
             yield EntrypointCheckItem.from_parent(self, name=name, repo=self.repo, check=check, device=device)
 

@@ -67,6 +67,9 @@ RUN_OPTIONS: dict[str, RunOption] = {option.name: option for option in (
               metavar="GLOB", repeatable=True),
     RunOption("exclude-entrypoints", "Skip entry points matching this glob; repeatable.", metavar="GLOB",
               repeatable=True),
+    RunOption("check", "Run this model check after forward (backward, batch-invariance, torchscript, compile, "
+                       "export, dtype, channels-last, co-load, threads), instead of [validate] checks; `all`, "
+                       "`default` and `none` are words for sets; repeatable.", metavar="NAME", repeatable=True),
 )}
 
 
@@ -83,6 +86,8 @@ class RunOverrides:
     no_pretrained: bool = False
     references: Path | None = None
     """An absolute references directory outside (or inside) the repo; None keeps ``[validate] references``."""
+    checks: tuple[str, ...] | None = None
+    """``--check`` words (see :func:`hubcheck.model_checks.selected`); None keeps ``[validate] checks``."""
 
     @property
     def kwarg_keys(self) -> tuple[str, ...]:
@@ -156,6 +161,7 @@ def build_overrides(
     method: str | None = None,
     no_pretrained: bool = False,
     references: Path | None = None,
+    checks: list[str] | None = None,
     flag_prefix: str = "--",
 ) -> RunOverrides:
     """The overrides of one command line; ``flag_prefix`` names flags in errors (``--hubcheck-`` for the plugin).
@@ -169,6 +175,11 @@ def build_overrides(
         raise UsageError(f"{flag_prefix}method {method!r}: not a method name")
     if references is not None and references.exists() and not references.is_dir():
         raise UsageError(f"{flag_prefix}references {references}: not a directory")
+    from hubcheck.model_checks import check_names_problem
+
+    problem = check_names_problem(checks or ())
+    if problem:
+        raise UsageError(f"{flag_prefix}check: {problem}")
     return RunOverrides(
         config_file=config_file.resolve() if config_file is not None else None,
         kwargs=tuple(parse_kwarg(text, f"{flag_prefix}kwarg") for text in kwargs or ()),
@@ -176,6 +187,7 @@ def build_overrides(
         method=method,
         no_pretrained=no_pretrained,
         references=references.resolve() if references is not None else None,
+        checks=tuple(checks) if checks else None,
     )
 
 
@@ -207,7 +219,7 @@ def plugin_overrides(values: Any) -> RunOverrides:
     return build_overrides(
         config_file=path("config"), kwargs=plugin_value(values, "kwarg"), inputs=plugin_value(values, "input"),
         method=plugin_value(values, "method"), no_pretrained=plugin_value(values, "no-pretrained"),
-        references=path("references"), flag_prefix="--hubcheck-",
+        references=path("references"), checks=plugin_value(values, "check"), flag_prefix="--hubcheck-",
     )
 
 

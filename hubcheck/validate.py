@@ -26,6 +26,7 @@ from hubcheck.config_overlay import (
 )
 from hubcheck.errors import MissingDependencyError, UsageError
 from hubcheck.isolation import Isolation
+from hubcheck.model_checks import selected as selected_model_checks
 from hubcheck.resolve import ResolvedRepo
 from hubcheck.results import CheckResult, Environment, Report, Status
 from hubcheck.run_options import RunOverrides, is_selected
@@ -90,7 +91,7 @@ class ValidateOptions:
     spec_for_commands: str | None = None
     """How to name the repo in suggested commands (the user's REPO argument)."""
     overrides: RunOverrides = field(default_factory=RunOverrides)
-    """--config, --kwarg, --input, --method, --no-pretrained, --references."""
+    """--config, --kwarg, --input, --method, --no-pretrained, --references, --check."""
 
 
 @dataclass
@@ -436,7 +437,13 @@ class ValidationSession:
             expected += [(check, device) for check in ENTRYPOINT_CHECKS]
             if not device.startswith("cpu"):
                 expected += [(check, device) for check in ACCELERATOR_CHECKS]
+            expected += [(check, device) for check in self.model_checks]
         return expected
+
+    @property
+    def model_checks(self) -> tuple[str, ...]:
+        """The model checks this run adds after forward: ``--check``, else ``[validate] checks``, else the defaults."""
+        return selected_model_checks(self.options.overrides.checks, self.config.validate.checks)
 
     def run_entrypoint(
         self, name: str, on_result: OnResult | None = None, devices: tuple[str, ...] | None = None
@@ -472,7 +479,8 @@ class ValidationSession:
         directory = worker.job_dir()
         job = RunJob(
             str(self.repo.path), name, _job_config(entry_config), tuple(run_devices),
-            ("docstring", *ENTRYPOINT_CHECKS, *ACCELERATOR_CHECKS), str(directory / "cwd"), str(directory / "data"),
+            ("docstring", *ENTRYPOINT_CHECKS, *ACCELERATOR_CHECKS, *self.model_checks), str(directory / "cwd"),
+            str(directory / "data"),
             reference=self._reference_job(name), commit=self.repo.commit,
             keep_obtained=str(self.options.keep_obtained) if self.options.keep_obtained else None,
         )

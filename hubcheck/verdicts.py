@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hubcheck.model_checks import IDS as MODEL_CHECK_IDS
 from hubcheck.results import CheckResult, Status
 from hubcheck.sandbox import JobRun
 from hubcheck.worker.protocol import (
@@ -31,7 +32,8 @@ from hubcheck.worker.protocol import (
     Verdict,
 )
 
-JUDGED_CHECKS = frozenset({"forward", "determinism", "state-dict-roundtrip", "reference", "device-parity", "record"})
+JUDGED_CHECKS = frozenset({"forward", "determinism", "state-dict-roundtrip", "reference", "device-parity", "record",
+                           *MODEL_CHECK_IDS})
 """Checks whose verdict only the judge gives: a fork that never ran repo code compares their outputs."""
 
 Key = tuple[str, "str | None"]

@@ -22,10 +22,12 @@ MethodOption = Annotated[str | None, _option("method")]
 NoPretrainedOption = Annotated[bool, typer.Option(RUN_OPTIONS["no-pretrained"].cli_flag,
                                                   help=RUN_OPTIONS["no-pretrained"].help)]
 ReferencesOption = Annotated[Path | None, _option("references", file_okay=False)]
+CheckOption = Annotated[list[str] | None, _option("check")]
 
 
 def overrides_from_flags(config: Path | None, kwarg: list[str] | None, input: list[str] | None,
-                         method: str | None, no_pretrained: bool, references: Path | None) -> RunOverrides:
+                         method: str | None, no_pretrained: bool, references: Path | None,
+                         checks: list[str] | None = None) -> RunOverrides:
     """The command line's overrides (UsageError on a value that cannot be parsed)."""
     return build_overrides(config_file=config, kwargs=kwarg, inputs=input, method=method,
-                           no_pretrained=no_pretrained, references=references)
+                           no_pretrained=no_pretrained, references=references, checks=checks)

@@ -22,6 +22,7 @@ from hubcheck.cli.common import (
     resolve_repo,
 )
 from hubcheck.cli.run_flags import (
+    CheckOption,
     ConfigFileOption,
     InputOption,
     KwargOption,
@@ -91,6 +92,7 @@ def validate_command(
     method: MethodOption = None,
     no_pretrained: NoPretrainedOption = False,
     references: ReferencesOption = None,
+    check: CheckOption = None,
     keep_obtained: Annotated[Path | None, typer.Option(
         "--keep-obtained", help="Write the obtained outputs to DIR, in the reference format, for inspection.",
         file_okay=False)] = None,
@@ -107,7 +109,7 @@ def validate_command(
     for value in device or ():
         _check_device_word(value)
     check_timeout(timeout)
-    overrides = overrides_from_flags(config, kwarg, input, method, no_pretrained, references)
+    overrides = overrides_from_flags(config, kwarg, input, method, no_pretrained, references, check)
     written: list[str] = []
 
     def validate_one(repo: str) -> ExitCode:

@@ -193,6 +193,10 @@ class EntrypointChecks:
             if device.type != "cpu":
                 # The judge compares this device's forward outputs with the CPU's.
                 self._dependent("device-parity", run, "forward", lambda: None)
+            from .model_checks import BODIES  # imported here: it builds on this module's helpers
+
+            for check, body in BODIES.items():
+                self._dependent(check, run, "forward", functools.partial(body, self, run))
         finally:
             run.model = None
             release_memory(device)

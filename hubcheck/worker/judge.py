@@ -11,6 +11,7 @@ stored reference, device parity and what ``record`` stores.
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Callable
@@ -215,6 +216,10 @@ def judge(job: JudgeJob, emit: Emit) -> None:
         judging.verdict("state-dict-roundtrip", device, judging.state_dict)
         judging.verdict("reference", device, judging.reference)
         judging.verdict("device-parity", device, judging.parity)
+        from .model_verdicts import VERDICTS  # imported here: it builds on this module's verdicts
+
+        for check, decide in VERDICTS.items():
+            judging.verdict(check, device, functools.partial(decide, judging))
 
 
 def _same_tensors(first: list[torch.Tensor], second: list[torch.Tensor]) -> bool:

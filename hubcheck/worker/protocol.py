@@ -206,7 +206,14 @@ class Loaded:
     summary: str
 
 
-ROLES = ("forward", "repeat", "reload", "state-dict", "reference", "baseline", "record")
+MODEL_CHECK_ROLES = (
+    "backward-grads", "backward-before", "backward-after", "batch", "batch-rows", "torchscript", "compile", "export",
+    "dtype", "channels-last", "co-load", "co-load-other", "threads-1", "threads-n",
+)
+"""What the model checks (:mod:`.model_checks`) write: gradient summaries and train-mode outputs before and after
+a step, a batch and its rows alone, the outputs of each compiled, converted or reconfigured model, the repo's and
+the other repo's outputs after loading both, outputs with one thread and with several."""
+ROLES = ("forward", "repeat", "reload", "state-dict", "reference", "baseline", "record", *MODEL_CHECK_ROLES)
 """What one outputs file holds: the first forward, a second forward of the same model, the forward of
 a second load, of a fresh instance given the state dict, on the reference's inputs, the CPU baseline
 for device parity, what ``record`` stores."""
