@@ -109,6 +109,11 @@ class Report:
     hubcheck_version: str = __version__
 
     @property
+    def findings_only(self) -> bool:
+        """``lint`` and ``diff``: reports of findings alone, which no format gives check counts."""
+        return self.command in ("lint", "diff")
+
+    @property
     def finding_summary(self) -> FindingSummary:
         return FindingSummary.of(self.findings)
 
@@ -141,7 +146,7 @@ class Report:
         if self.environment is not None:
             data["environment"] = self.environment.to_json()
         data["findings"] = [f.to_json() for f in self.findings]
-        if self.command == "lint":
+        if self.findings_only:
             data["summary"] = self.finding_summary.to_json()
         else:
             data["checks"] = [c.to_json() for c in self.checks]

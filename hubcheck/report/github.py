@@ -37,7 +37,7 @@ def format_github(report: Report, path_prefix: str = "") -> str:
         if check.status is Status.FAILED:
             lines.append(_command("error", f"{path_prefix}hubconf.py", check.line, None,
                                   f"hubcheck {check.id}", check.message))
-    if report.command == "lint":
+    if report.findings_only:
         lines.append(format_summary(report.finding_summary))
     else:
         summary = report.check_summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from hubcheck.report.text import describe_repo, finding_location
+from hubcheck.report.text import describe_repo, finding_location, format_summary
 from hubcheck.results import Report, Status
 
 _ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.SKIPPED: "⏭️"}
@@ -25,6 +25,8 @@ def _code(text: str) -> str:
 
 
 def format_markdown(report: Report, path_prefix: str = "") -> str:
+    if report.findings_only:
+        return _format_findings_markdown(report, path_prefix)
     summary = report.check_summary
     lines = [
         f"## hubcheck {report.command}: {'failed' if report.failed else 'passed'}",
@@ -50,4 +52,22 @@ def format_markdown(report: Report, path_prefix: str = "") -> str:
         lines += ["<details><summary>All checks</summary>", "", "| | check | time | message |", "|---|---|---|---|"]
         lines += [f"| {_ICON[c.status]} | {_code(c.id)} | {c.duration_s:.2f} s | {_cell(c.message)} |" for c in report.checks]
         lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _format_findings_markdown(report: Report, path_prefix: str) -> str:
+    """A report of findings alone (``lint``, ``diff``): the headline, the repo, the summary and one table."""
+    lines = [
+        f"## hubcheck {report.command}: {'failed' if report.failed else 'passed'}",
+        "",
+        f"Repo: `{describe_repo(report.repo)}`",
+        "",
+        f"**{format_summary(report.finding_summary)}**",
+        "",
+    ]
+    if report.findings:
+        lines += ["| severity | code | where | message |", "|---|---|---|---|"]
+        lines += [f"| {f.severity.value} | {f.code} {f.name} | {_code(finding_location(f, path_prefix))} | {_cell(f.message)} |"
+                  for f in report.findings]
+        lines.append("")
     return "\n".join(lines)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from hubcheck.results import Report
 
+if TYPE_CHECKING:
+    from hubcheck.report.sarif import Documented
 
-def render_report(report: Report, format_name: str, path_prefix: str = "", summary: bool = True) -> str:
-    """The report in ``format_name``; ``summary`` off leaves out the text format's closing summary line."""
+
+def render_report(report: Report, format_name: str, path_prefix: str = "", summary: bool = True,
+                  catalogue: Sequence[Documented] | None = None) -> str:
+    """The report in ``format_name``; ``summary`` off leaves out the text format's closing summary line;
+    ``catalogue`` declares the codes of findings that are not lint's (SARIF describes each)."""
     if format_name == "json":
         from hubcheck.report.json_format import format_json
 
@@ -14,7 +22,7 @@ def render_report(report: Report, format_name: str, path_prefix: str = "", summa
     if format_name == "sarif":
         from hubcheck.report.sarif import format_sarif
 
-        return format_sarif(report, path_prefix)
+        return format_sarif(report, path_prefix) if catalogue is None else format_sarif(report, path_prefix, catalogue)
     if format_name == "github":
         from hubcheck.report.github import format_github
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from hubcheck import __version__
 from hubcheck.baseline import fingerprint_of
 from hubcheck.findings import Severity
 from hubcheck.results import Report, Status
-from hubcheck.rules import ALL_RULES, Rule
+from hubcheck.rules import ALL_RULES
+from hubcheck.rules.base import RuleDoc
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/hubcheck/hubcheck"
@@ -21,7 +23,24 @@ FINGERPRINT_KEY = "hubcheck/v2"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def _rule_descriptor(rule: Rule) -> dict[str, Any]:
+class Documented(Protocol):
+    """What SARIF describes of a finding's code: a lint rule, or a kind of API change (``hubcheck diff``)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def fix(self) -> str: ...
+    @property
+    def doc(self) -> RuleDoc: ...
+    @property
+    def summary(self) -> str: ...
+
+
+def _rule_descriptor(rule: Documented) -> dict[str, Any]:
     markdown = "\n\n".join(f"## {title}\n{text}" for title, text in rule.doc.sections())
     text = "\n\n".join(f"{title}\n{text}" for title, text in rule.doc.sections())
     return {
@@ -57,8 +76,9 @@ def _fingerprint(*parts: object) -> str:
     return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
-def format_sarif(report: Report, path_prefix: str = "") -> str:
-    rules = list(ALL_RULES)
+def format_sarif(report: Report, path_prefix: str = "", catalogue: Sequence[Documented] = ALL_RULES) -> str:
+    """The report as SARIF; ``catalogue`` declares the codes its findings carry (lint's rules by default)."""
+    rules = list(catalogue)
     index = {rule.code: position for position, rule in enumerate(rules)}
     descriptors = [_rule_descriptor(rule) for rule in rules]
     results: list[dict[str, Any]] = []

@@ -45,6 +45,9 @@ def describe_repo(repo: dict) -> str:
         parts.append(f"{ref}commit {repo['commit']}")
     if repo.get("dirty"):
         parts.append("dirty")
+    base = repo.get("base")
+    if base:  # `hubcheck diff`: the ref the repo was compared with
+        parts.append(f"against {base['ref']} commit {base['commit']}")
     return f"{spec} ({', '.join(parts)})"
 
 
