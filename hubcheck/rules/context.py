@@ -9,6 +9,7 @@ from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
 
+from hubcheck.static.import_calls import CalledAtImport, functions_called_at_import
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex
 from hubcheck.static.names import FileNames
@@ -54,6 +55,11 @@ class LintContext:
     def ancestors(self, unit: CodeUnit, node: ast.AST) -> tuple[ast.AST, ...]:
         """The nodes above a node of :meth:`nodes_of` or :meth:`calls`, from ``unit``'s own node down."""
         return self._reach.ancestors(unit, node) if self._reach is not None else ()
+
+    @cached_property
+    def called_at_import(self) -> tuple[CalledAtImport, ...]:
+        """The repo's function bodies that run when hubconf is imported, because import-time code calls them."""
+        return functions_called_at_import(self._reach, self.index) if self._reach is not None else ()
 
     @cached_property
     def _calls(self) -> tuple[tuple[CodeUnit, ast.Call], ...]:

@@ -15,6 +15,7 @@ from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.collisions import GENERIC_MODULE_NAMES, SHADOWING_MODULE_NAMES
+from hubcheck.static.import_calls import inside_inner_definition
 from hubcheck.static.names import (
     DOWNLOAD_URL_TO_FILE,
     LOAD_STATE_DICT_FROM_URL,
@@ -43,6 +44,8 @@ _EFFECTS = {
                  "process environment")),
     "build": ("builds extensions", ("ship prebuilt extensions or a pure-Python fallback, and list the package "
                "in `dependencies`; never compile into the user's hub cache at import")),
+    "settings": ("changes process-wide settings", ("leave the user's logging, print options and thread counts "
+                  "alone; set them in the repo's own scripts, which users do not import")),
 }
 
 _EFFECT_CALLS = {
@@ -102,7 +105,18 @@ _EFFECT_CALLS = {
     "distutils.core.setup": "build",
     "distutils.core.run_setup": "build",
     "os.unsetenv": "environ",
+    "logging.basicConfig": "settings",
+    "torch.set_printoptions": "settings",
+    "numpy.set_printoptions": "settings",
+    "cv2.setNumThreads": "settings",
+    "torch.set_num_threads": "settings",
+    "torch.set_num_interop_threads": "settings",
+    "torch.set_default_dtype": "settings",
+    "torch.set_default_tensor_type": "settings",
+    "torch.set_default_device": "settings",
 }
+# Assigning below these changes a setting of the whole process (`pd.options.display.max_columns = 10`).
+_SETTINGS_PREFIXES = ("pandas.options.", "torch.backends.cudnn.")
 _EFFECT_PREFIXES = (
     ("subprocess.", "subprocess"),
     ("os.exec", "subprocess"),
@@ -163,8 +177,11 @@ def _statement_effect(node: ast.AST, names: FileNames) -> str | None:
         targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
         for target in targets:
             base = target.value if isinstance(target, ast.Subscript) else target
-            if names.qualified(base) == "os.environ":
+            qualified = names.qualified(base) or ""
+            if qualified == "os.environ":
                 return "environ"
+            if qualified.startswith(_SETTINGS_PREFIXES):
+                return "settings"
     if isinstance(node, ast.Raise) and node.exc is not None:
         exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
         if names.qualified(exc) in ("SystemExit", "builtins.SystemExit"):
@@ -196,10 +213,15 @@ def import_time_side_effect(ctx: LintContext):
     (`open(..., "w")`, `Path.write_text`, `mkdir`, `os.makedirs`, `shutil`,
     `torch.save`) and environment changes (`os.environ[...] = ...`,
     `os.environ.update`), and C extension builds (`setuptools` `setup` /
-    `sandbox.run_setup`). A module-level call of one of the repo's own
-    functions is not followed into that function, and a module hubconf
-    imports only inside an entry point runs when that entry point is called,
-    not at import time.
+    `sandbox.run_setup`), and changes of process-wide settings
+    (`logging.basicConfig`, `torch.set_printoptions`, `numpy.set_printoptions`,
+    `cv2.setNumThreads`, `torch.set_num_threads`, `torch.set_default_dtype`,
+    assigning `pandas.options...` or `torch.backends.cudnn...`). A call of one
+    of the repo's own functions (or classes) in that code is followed into
+    the function's body, and into what that body calls in turn, since it runs
+    at import too; a function only referenced (`partial(_build, ...)`, a
+    registry) is not. A module hubconf imports only inside an entry point
+    runs when that entry point is called, not at import time.
 
     ## Why is this bad?
     torch.hub executes hubconf.py for every `torch.hub.list` and `help`, not
@@ -232,21 +254,30 @@ def import_time_side_effect(ctx: LintContext):
     - torch/hub.py `_import_module`: hubconf is executed by `list`, `help` and `load` alike
     """
     seen: set[tuple] = set()
+
+    def effects(unit, nodes, module: str):
+        file = ctx.names(unit.path)
+        for node in nodes:
+            kind = _call_effect(node, file) if isinstance(node, ast.Call) else _statement_effect(node, file)
+            key = (unit.path, *span(node))
+            if kind is None or key in seen:
+                continue
+            seen.add(key)
+            effect, remedy = _EFFECTS[kind]
+            code = short_source(node.func) if isinstance(node, ast.Call) else short_source(node)
+            yield Violation(unit.path, node.lineno, node.col_offset + 1,
+                            {"code": code, "effect": effect, "module": module, "remedy": remedy}, None)
+
     for unit, node in ctx.nodes_of(ast.Call, ast.stmt, import_time=True):
         # A module imported only inside an entry point runs when that entry point is called, not at import.
-        if unit.entrypoint is not None or not isinstance(node, (ast.Call, ast.stmt)):
-            continue
-        file = ctx.names(unit.path)
-        kind = _call_effect(node, file) if isinstance(node, ast.Call) else _statement_effect(node, file)
-        key = (unit.path, *span(node))
-        if kind is None or key in seen:
-            continue
-        seen.add(key)
-        effect, remedy = _EFFECTS[kind]
-        code = short_source(node.func) if isinstance(node, ast.Call) else short_source(node)
-        module = unit.module or "hubconf.py"
-        yield Violation(unit.path, node.lineno, node.col_offset + 1,
-                        {"code": code, "effect": effect, "module": module, "remedy": remedy}, unit.entrypoint)
+        if unit.entrypoint is None and isinstance(node, (ast.Call, ast.stmt)):
+            yield from effects(unit, (node,), unit.module or "hubconf.py")
+    called = {id(c.unit.node): c for c in ctx.called_at_import}
+    for unit, node in ctx.nodes_of(ast.Call, ast.stmt, import_time=False) if called else ():
+        origin = called.get(id(unit.node))
+        if origin is not None and not inside_inner_definition(ctx.ancestors(unit, node)):
+            module = f"{origin.module or 'hubconf.py'} (its line {origin.line} calls `{origin.callee}`)"
+            yield from effects(unit, (node,), module)
 
 
 # -- HUB302: sys.path edits ---------------------------------------------------------------------
