@@ -116,8 +116,9 @@ class ValidateConfig:
     allow_network: bool = False
     references: str = "hubcheck_refs"
     """Directory of reference outputs, relative to the repo root."""
-    reference_size_limit: int = 1_000_000
-    """Largest reference file ``record`` writes, in bytes."""
+    reference_size_limit: int = 10_000_000
+    """Largest outputs ``record`` stores, in bytes (inputs made from a seed are not stored): 10 MB holds a
+    segmentation model's two [1, 21, 224, 224] float32 outputs (torchvision's ``out`` and ``aux``, 4.2 MB each)."""
     max_memory: str | None = None
     """Memory limit of the worker, e.g. ``"4GiB"``; None means no limit."""
     checks: tuple[str, ...] | None = None

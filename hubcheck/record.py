@@ -24,6 +24,7 @@ from hubcheck.worker.references import (
     ReferenceUnusable,
     read_reference,
     same_reference,
+    size_limit_for,
 )
 
 
@@ -99,12 +100,32 @@ def record_references(
             raise UsageError(f"--device {device}: not present here (devices: {', '.join(environment.devices)})")
         device = next((d for d in environment.devices if d.startswith("cuda")), device) if device == "cuda" else device
         names = active.selected_entrypoints() if owned else list(options.entrypoints or active.selected_entrypoints())
+        request = _Request(device, update, new_only, limit, size_limit)
         for name in names:
-            report(_record_one(active, name, device, update, new_only, limit))
+            report(_record_one(active, name, request))
     return outcomes
 
 
-def _record_one(session: ValidationSession, name: str, device: str, update: bool, new_only: bool, limit: int) -> RecordOutcome:
+@dataclass(frozen=True)
+class _Request:
+    """What one ``record`` run asks of every entry point."""
+
+    device: str
+    update: bool
+    new_only: bool
+    limit: int
+    size_limit: int | None
+    """--size-limit as given; None when the configured limit applies."""
+
+    def flags(self, size_limit: int | None = None) -> tuple[str, ...]:
+        """record's own flags of this run, which its suggested commands carry (``size_limit`` replaces the given one)."""
+        limit = size_limit or self.size_limit
+        return (*(("--size-limit", str(limit)) if limit else ()),
+                *(("--device", self.device) if self.device != "cpu" else ()))
+
+
+def _record_one(session: ValidationSession, name: str, request: _Request) -> RecordOutcome:
+    device, update, new_only, limit = request.device, request.update, request.new_only, request.limit
     try:
         target = session.reference_path(name)
     except ReferencePathRefused as refused:
@@ -139,17 +160,23 @@ def _record_one(session: ValidationSession, name: str, device: str, update: bool
         if size is None:
             return RecordOutcome(name, target, RecordStatus.FAILED, (
                 f"{name}: the worker replaced the temporary file {temporary.name} instead of writing it; nothing recorded"))
-        if size > limit:
+        needed = result["output_bytes"]
+        if needed > limit:
+            command = session.command("record", "--entrypoint", name, *request.flags(size_limit_for(needed)))
             return RecordOutcome(name, target, RecordStatus.FAILED, (
-                f"{name}: the reference would be {size:,} bytes, over the limit of {limit:,}: use smaller example "
-                "inputs, or raise [validate] reference_size_limit in hubcheck.toml (or pass --size-limit)"))
-        if result.get("same_as_existing"):
+                f"{name}: its outputs are {needed:,} bytes, over the reference size limit of {limit:,}: use smaller "
+                f"example inputs, or raise the limit (`{command}`, or [validate] reference_size_limit)"))
+        existing, note = result["existing"], result["existing_note"]
+        if existing == "identical":
             return RecordOutcome(name, target, RecordStatus.UNCHANGED, f"unchanged {display}")
+        if existing == "close" and not update:
+            return RecordOutcome(name, target, RecordStatus.UNCHANGED, f"unchanged {display} (within tolerance: {note})")
         if exists and not update:
-            return _refused(session, name, target, display)
-        status = _publish(temporary, target, overwrite=exists, limit=limit)
+            return _refused(session, name, target, display, request, _why_refused(existing, note))
+        status = _publish(temporary, target, overwrite=exists, size=size)
         if status is RecordStatus.REFUSED:
-            return _refused(session, name, target, display, "appeared while recording (another `hubcheck record`?), ")
+            return _refused(session, name, target, display, request,
+                            "appeared while recording (another `hubcheck record`?), and the outputs differ")
         published = True
         if status is RecordStatus.UNCHANGED:
             return RecordOutcome(name, target, status, f"unchanged {display} (recorded by another run meanwhile)")
@@ -165,13 +192,22 @@ def _record_one(session: ValidationSession, name: str, device: str, update: bool
             _remove_empty(created)
 
 
-def _refused(session: ValidationSession, name: str, target: Path, display: str, how: str = "exists and ") -> RecordOutcome:
-    update_command = session.command("record", "--entrypoint", name, "--update")
+def _why_refused(existing: str, note: str) -> str:
+    if existing == "unusable":
+        return f"exists but cannot be compared ({note})"
+    if existing == "inputs-differ":
+        return "exists and was recorded on other inputs"
+    return f"exists and the outputs differ beyond tolerance ({note})" if note else "exists and the outputs differ"
+
+
+def _refused(session: ValidationSession, name: str, target: Path, display: str, request: _Request,
+             why: str) -> RecordOutcome:
+    update_command = session.command("record", "--entrypoint", name, *request.flags(), "--update")
     return RecordOutcome(name, target, RecordStatus.REFUSED, (
-        f"{display} {how}the outputs differ; left untouched: rerun with --update to replace it (`{update_command}`)"))
+        f"{display} {why}; left untouched: rerun with --update to replace it (`{update_command}`)"))
 
 
-def _publish(temporary: Path, target: Path, *, overwrite: bool, limit: int) -> RecordStatus:
+def _publish(temporary: Path, target: Path, *, overwrite: bool, size: int) -> RecordStatus:
     """Put the temporary in place: replace the target only when asked, else create it exclusively.
 
     Of two runs creating the same reference at once, one creates it; the other
@@ -184,6 +220,8 @@ def _publish(temporary: Path, target: Path, *, overwrite: bool, limit: int) -> R
         link_new(temporary, target)
     except FileExistsError:
         try:
+            # The same reference written by another run is about as big (metadata order aside).
+            limit = 2 * size + 65536
             same = same_reference(read_reference(target, limit), read_reference(temporary, limit))
         except ReferenceUnusable:
             return RecordStatus.REFUSED

@@ -406,11 +406,32 @@ class ValidationSession:
             return str(path)
 
     def command(self, *words: str) -> str:
+        """A hubcheck command line for this repo, carrying every flag that shaped this run, quoted for a shell."""
         spec = self.options.spec_for_commands or self.repo.spec.raw
-        # The flags this run needed, so that the suggested command works as printed.
-        needed = [*self.options.overrides.command_flags(),
-                  *(["--torch-home", str(self.options.torch_home)] if self.options.torch_home else [])]
-        return " ".join(["hubcheck", words[0], shlex.quote(spec), *[shlex.quote(w) for w in [*words[1:], *needed]]])
+        return " ".join(["hubcheck", words[0], shlex.quote(spec),
+                         *[shlex.quote(w) for w in [*words[1:], *self.run_flags()]]])
+
+    def run_flags(self) -> list[str]:
+        """The flags this run needed, so that a suggested command works as printed."""
+        options = self.options
+        words = list(options.overrides.command_flags())
+        if options.torch_home is not None:
+            words += ["--torch-home", str(options.torch_home)]
+        if options.allow_network is not None:
+            words.append("--allow-network" if options.allow_network else "--block-network")
+        if options.timeout is not None:
+            words += ["--timeout", f"{options.timeout:g}"]
+        if options.max_memory is not None:
+            words += ["--max-memory", options.max_memory]
+        if options.python is not None:
+            words += ["--python", options.python]
+        return words
+
+    def _selection_flags(self) -> list[str]:
+        """This run's entry point selection, for a command that records every selected entry point."""
+        return ([w for name in self.options.entrypoints for w in ("--entrypoint", name)]
+                + [w for glob in self.options.select_patterns for w in ("--select-entrypoints", glob)]
+                + [w for glob in self.options.exclude_patterns for w in ("--exclude-entrypoints", glob)])
 
     def _reference_job(self, name: str) -> ReferenceInfo:
         try:
@@ -418,14 +439,16 @@ class ValidationSession:
         except ReferencePathRefused as refused:
             return ReferenceInfo("", "", False, str(refused), refused.is_fault, "")
         any_references = self.references_dir.is_dir() and any(self.references_dir.glob("*/*.safetensors"))
-        record = self.command("record", "--entrypoint", name)
         if any_references:
+            record = self.command("record", "--entrypoint", name)
             missing = f"no reference for {name!r} ({self._display(path)}): record it with `{record}`"
         else:
-            missing = f"no references recorded: start with `{self.command('record')}`"
+            record = self.command("record", *self._selection_flags())
+            missing = f"no references recorded: start with `{record}`"
         return ReferenceInfo(
             str(path), self._display(path), path.exists(), missing, any_references or self.options.require_references,
-            f"`{self.command('record', '--entrypoint', name, '--update')}`",
+            self.command("record", "--entrypoint", name, "--update"), record,
+            self.config.validate.reference_size_limit,
         )
 
     def expected_checks(self, name: str, devices: tuple[str, ...] | None = None) -> list[tuple[str, str | None]]:
@@ -521,8 +544,8 @@ class ValidationSession:
     def record_entrypoint(self, name: str, device: str, temporary: Path, existing: Path | None) -> dict[str, Any]:
         """Run one entry point on ``device`` and write its reference to ``temporary``.
 
-        Returns the worker's ``recorded`` event (size, sidecar, same_as_existing), or raises
-        UsageError-free failures as a dict with ``error``.
+        Returns the judge's ``recorded`` event (size, sidecar, output_bytes, existing, existing_note),
+        or a failure as a dict with ``error``.
         """
         worker = self._ensure_worker()
         entry_config = self.config.entrypoint(name)
@@ -542,7 +565,8 @@ class ValidationSession:
         finally:
             shutil.rmtree(directory, ignore_errors=True)
         recorded = judged.recorded
-        return {"size": recorded.size, "sidecar": recorded.sidecar, "same_as_existing": recorded.same_as_existing}
+        return {"size": recorded.size, "sidecar": recorded.sidecar, "output_bytes": recorded.output_bytes,
+                "existing": recorded.existing, "existing_note": recorded.existing_note}
 
 
 def _job_config(entry: EntrypointConfig) -> dict[str, Any]:

@@ -113,8 +113,8 @@ def test_changed_weight_fails_with_a_full_explanation_then_update_accepts_it(lin
 
     refused = hubcheck("record", str(linear_repo))
     assert refused.code == 1
-    assert "exists and the outputs differ; left untouched" in refused.stderr
-    assert "--update" in refused.stderr
+    assert "exists and the outputs differ beyond tolerance (max abs diff" in refused.stderr
+    assert "; left untouched: rerun with --update" in refused.stderr
     assert reference.read_bytes() == recorded
 
     updated = hubcheck("record", str(linear_repo), "--update")
@@ -135,12 +135,15 @@ def test_new_only_keeps_existing_references(linear_repo):
     assert reference.read_bytes() == before
 
 
-def test_size_limit_refuses_with_the_option_to_raise_it(linear_repo):
-    run = hubcheck("record", str(linear_repo), "--size-limit", "100")
+def test_size_limit_counts_outputs_and_refuses_with_the_option_to_raise_it(linear_repo):
+    run = hubcheck("record", str(linear_repo), "--size-limit", "50")
     assert run.code == 1
-    assert "over the limit of 100" in run.stderr and "reference_size_limit" in run.stderr
-    assert not (linear_repo / "hubcheck_refs" / "linear" / "default.safetensors").exists()
-    assert not list((linear_repo / "hubcheck_refs").rglob("*.tmp"))
+    # 8x3 float32 outputs; the 8x4 input is made from a seed, so not counted.
+    assert "its outputs are 96 bytes, over the reference size limit of 50" in run.stderr
+    assert f"`hubcheck record {linear_repo} --entrypoint linear --size-limit 1000000`" in run.stderr
+    assert "reference_size_limit" in run.stderr
+    assert not (linear_repo / "hubcheck_refs").exists()
+    assert hubcheck("record", str(linear_repo), "--size-limit", "96").code == 0
 
 
 def test_a_killed_record_leaves_the_previous_reference_intact(linear_repo, tmp_path):
@@ -277,7 +280,7 @@ def test_unusable_references_are_refused_without_running_anything(tmp_path, kind
     elif kind == "garbage":
         path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
     else:
-        path.write_bytes(valid.replace(b'"hubcheck.format":"1"', b'"hubcheck.format":"9"'))
+        path.write_bytes(valid.replace(b'"hubcheck.format":"2"', b'"hubcheck.format":"9"'))
     with pytest.raises(ReferenceUnusable) as error:
         read_reference(path)
     assert str(path) in str(error.value)

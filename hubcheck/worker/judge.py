@@ -23,13 +23,16 @@ import torch
 from . import outputs
 from .checks import entry_kwargs
 from .compare import Difference, Tolerances, compare
-from .protocol import JudgeJob, Recorded, RunJob, Verdict
+from .protocol import JudgeJob, Recorded, ReferenceInfo, RunJob, Verdict
 from .references import (
     Reference,
     ReferenceUnusable,
     encode_reference,
+    output_bytes,
     read_reference,
+    regenerates,
     sidecar,
+    size_limit_for,
 )
 
 Emit = Callable[[Any], None]
@@ -138,6 +141,8 @@ class _Judge:
         info = self.run.reference
         if info is None:
             raise _Verdict("skipped", "no reference recorded")
+        if not info.exists:
+            raise _Verdict("failed" if info.missing_fails else "skipped", self.missing_message(info, device))
         path = Path(info.path)
         try:
             reference = read_reference(path)
@@ -148,6 +153,8 @@ class _Judge:
             obtained = forward
         elif (device, "reference") in self.facts:
             obtained = self.read(device, "reference")
+            if not _same_tensors(reference.inputs, obtained.inputs):
+                raise _failed("the worker ran the model on other inputs than the reference's; nothing compared")
         else:
             raise _failed("the worker computed no outputs on the reference's inputs, which differ from the forward's")
         if self.run.keep_obtained and self.run.entrypoint.isidentifier():
@@ -165,10 +172,20 @@ class _Judge:
             f"outputs differ from {info.display_path}: "
             + "; ".join(d.message for d in differences[:3])
             + (f"; and {len(differences) - 3} more outputs" if len(differences) > 3 else "")
-            + f". {environment}. If the change is intended, accept it: {info.update_command}",
+            + f". {environment}. If the change is intended, accept it: `{_on_device(info.update_command, device)}`",
             {"reference": str(path), "differences": _details(differences),
              "recorded_torch": reference.record.get("torch"), "recorded_device": recorded_device},
         )
+
+    def missing_message(self, info: ReferenceInfo, device: str) -> str:
+        """What to do without a reference: the record command, with the size limit its outputs need."""
+        needed = output_bytes(self.read(device, "forward").outputs)
+        command = _on_device(info.record_command, device)
+        note = ""
+        if info.size_limit and needed > info.size_limit:
+            command += f" --size-limit {size_limit_for(needed)}"
+            note = f" (its outputs are {needed:,} bytes, over the reference size limit of {info.size_limit:,})"
+        return info.missing_message.replace(f"`{info.record_command}`", f"`{command}`") + note
 
     def keep(self, obtained: Reference, inputs: list[torch.Tensor], device: str) -> None:
         assert self.run.keep_obtained is not None
@@ -186,21 +203,51 @@ class _Judge:
         if problems:
             raise _failed("refusing to record non-finite outputs: " + "; ".join(problems[:3]))
         config = self.run.config
+        specs = list(fact.input_specs) if fact.input_specs else config.get("inputs")
         record = {
             "entrypoint": self.run.entrypoint, "case": spec.case,
             "kwargs": entry_kwargs(config, torch.device(device)), "method": config.get("method") or "__call__",
             "method_kwargs": config.get("method_kwargs") or {}, "seed": self.run.seed,
-            "inputs": list(fact.input_specs) if fact.input_specs else config.get("inputs"), "device": device,
+            "inputs": specs, "device": device,
             "dtypes": sorted({str(t.dtype).replace("torch.", "") for t in outputs.tensors(written.outputs).values()}),
             "torch": torch.__version__, "python": platform.python_version(), "commit": self.run.commit,
             "tolerance": config.get("tolerance") or {},
         }
-        data = encode_reference(written.inputs, written.outputs, written.record.get("structure", {}), record)
+        # Made again here, where no repo code ran: inputs it reproduces are stored as their digests only.
+        regenerable = regenerates(specs, self.run.seed, written.inputs)
+        data = encode_reference(written.inputs, written.outputs, written.record.get("structure", {}), record,
+                                regenerable=regenerable)
         (Path(self.run.data_dir) / "record.safetensors").write_bytes(data)
+        existing, existing_note = self.against_existing(spec.existing, written, device)
         self.emit(Recorded(len(data), sidecar(written.inputs, written.outputs, record),
-                           _same_as_existing(spec.existing, written)))
+                           output_bytes(written.outputs), existing, existing_note))
         note = f" ({fact.note})" if fact.note else ""
         return f"recorded {len(written.outputs)} outputs ({len(data):,} bytes){note}"
+
+    def against_existing(self, existing: str | None, written: Reference, device: str) -> tuple[str, str]:
+        """How the new outputs compare with the reference they would replace, as :class:`Recorded` says it.
+
+        ``close`` uses the tolerance the reference check would use on ``device``; other inputs
+        than the stored ones always differ.
+        """
+        if not existing or not Path(existing).exists():
+            return "none", ""
+        try:
+            reference = read_reference(Path(existing))
+        except ReferenceUnusable as error:
+            return "unusable", str(error)
+        if not _same_tensors(reference.inputs, written.inputs):
+            return "inputs-differ", ""
+        if not compare(reference.outputs, written.outputs, Tolerances(), "cpu", True, exact=True):
+            return "identical", ""
+        recorded_type = torch.device(str(reference.record.get("device", "cpu"))).type
+        device_type = torch.device(device).type
+        differences = compare(reference.outputs, written.outputs, self.tolerances, device_type,
+                              same_device=recorded_type == device_type)
+        largest = f"max abs diff {_max_abs_diff(reference.outputs, written.outputs):.3g}"
+        if not differences:
+            return "close", largest
+        return "differs", f"{largest}; {differences[0].message}"
 
 
 def judge(job: JudgeJob, emit: Emit) -> None:
@@ -231,15 +278,19 @@ def _details(differences: list[Difference]) -> list[dict[str, Any]]:
     return [d.details | {"key": d.key} for d in differences[:10]]
 
 
-def _same_as_existing(existing: str | None, written: Reference) -> bool:
-    """Whether a readable reference at ``existing`` already holds exactly these inputs and outputs."""
-    if not existing or not Path(existing).exists():
-        return False
-    try:
-        reference = read_reference(Path(existing))
-    except ReferenceUnusable:
-        return False
-    if not _same_tensors(reference.inputs, written.inputs):
-        return False
-    return not compare(reference.outputs, written.outputs, Tolerances(), "cpu", True, exact=True)
+def _max_abs_diff(expected: dict[str, Any], actual: dict[str, Any]) -> float:
+    """The largest absolute difference over the floating-point outputs both hold (shapes alike)."""
+    largest = 0.0
+    for key, want in expected.items():
+        got = actual.get(key)
+        if (isinstance(want, torch.Tensor) and isinstance(got, torch.Tensor) and want.shape == got.shape
+                and want.numel() and (want.is_floating_point() or want.is_complex())):
+            wide = torch.complex128 if want.is_complex() else torch.float64
+            difference = (got.to(wide) - want.to(wide)).abs()
+            largest = max(largest, float(torch.nan_to_num(difference, nan=0.0, posinf=float("inf")).max()))
+    return largest
 
+
+def _on_device(command: str, device: str) -> str:
+    """A suggested record command that runs on ``device``, as the failing check did (cpu is record's default)."""
+    return command if not command or device == "cpu" else f"{command} --device {device}"

@@ -53,6 +53,11 @@ class ReferenceInfo:
     missing_message: str
     missing_fails: bool
     update_command: str
+    """`hubcheck record ... --update`, carrying the run's flags; the judge adds the failing device's."""
+    record_command: str = ""
+    """The `hubcheck record` command that ``missing_message`` quotes (the judge adds ``--size-limit`` when needed)."""
+    size_limit: int = 0
+    """``record``'s limit on the outputs' bytes; 0 when unknown."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,7 +318,13 @@ class Recorded:
     TAG: ClassVar[str] = "recorded"
     size: int
     sidecar: dict[str, Any]
-    same_as_existing: bool
+    output_bytes: int
+    """The output tensors' size: what the reference size limit counts (inputs from a seed are not stored)."""
+    existing: str = "none"
+    """The reference it would replace: ``none``, ``identical``, ``close`` (within the configured tolerance),
+    ``differs`` (beyond it), ``inputs-differ`` or ``unusable``; decided by the judge."""
+    existing_note: str = ""
+    """``max abs diff ...`` for close and differs (with the first difference), the reason for unusable."""
 
 
 JOBS = (ImportJob, RunJob, JudgeJob, Exit)

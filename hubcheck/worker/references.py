@@ -1,10 +1,14 @@
-"""The reference file format: safetensors holding inputs and outputs, JSON metadata, never pickle.
+"""The reference file format: safetensors holding outputs (and inputs), JSON metadata, never pickle.
 
 Layout of ``hubcheck_refs/<entrypoint>/<case>.safetensors``:
-- tensors ``input.0``, ``input.1``... (the exact inputs, so comparisons never depend on RNGs);
 - tensors ``output...``, one per tensor leaf, keyed by its path in the output structure;
+- the inputs, in one of two ways. Format 2: no input tensors; the record's ``inputs`` specs and
+  ``seed`` regenerate them and ``input_sha256`` (one digest per input) proves the regenerated
+  tensors are the recorded ones, bit for bit, or the reference is not used. Format 1 (and
+  format 2 when regenerating would not reproduce them): tensors ``input.0``, ``input.1``...;
 - string metadata: ``hubcheck.format`` (the format version), ``hubcheck.record`` (JSON: structure,
-  non-tensor leaves, entry point kwargs, method, seed, device, dtypes, versions, commit, tolerances).
+  non-tensor leaves, entry point kwargs, method, seed, inputs, device, dtypes, versions, commit,
+  tolerances).
 A JSON sidecar ``<case>.json`` summarises each leaf (shape, dtype, statistics, sha256) for review.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import struct
 from dataclasses import dataclass
@@ -27,16 +32,23 @@ if TYPE_CHECKING:
 
 FORMAT_KEY = "hubcheck.format"
 RECORD_KEY = "hubcheck.record"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")
+"""Format 1 stores every input in full; format 2 regenerates seeded ones and checks their digests."""
 # Refuse absurd headers before handing the file to safetensors.
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
 MAX_REFERENCE_BYTES = 4 * 1024**3
-"""Largest reference file read; record's own limit (1 MB by default) keeps real ones far below it."""
+"""Largest reference file read; record's own limit (on outputs, 10 MB by default) keeps real ones far below it."""
+_DISTRIBUTIONS = ("normal", "uniform", "randint", "zeros", "ones")
 _RERECORD = "re-record it with `hubcheck record --update`"
 
 
 class ReferenceUnusable(Exception):
     """A reference file that cannot be used; the message names the file and what to do."""
+
+
+class InputsNotReproduced(ReferenceUnusable):
+    """A format 2 reference whose seeded inputs this torch regenerates differently: never compared against them."""
 
 
 class ReferencePathRefused(Exception):
@@ -100,12 +112,22 @@ def encode_reference(
     leaves: dict[str, Any],
     structure: dict[str, Any],
     record: dict[str, Any],
+    *,
+    regenerable: bool = False,
 ) -> bytes:
-    """The bytes of a reference file (``record`` gets the structure and non-tensor leaves added)."""
+    """The bytes of a reference file (``record`` gets the structure and non-tensor leaves added).
+
+    ``regenerable`` says that ``record["inputs"]`` and ``record["seed"]`` regenerate ``inputs``
+    exactly (the caller made sure): then only their digests are stored, not the tensors.
+    """
     import torch
     from safetensors.torch import save
 
-    tensors = {f"input.{i}": t.detach().cpu().contiguous().clone() for i, t in enumerate(inputs)}
+    if regenerable:
+        tensors = {}
+        record = {**record, "input_sha256": input_digests(inputs)}
+    else:
+        tensors = {f"input.{i}": t.detach().cpu().contiguous().clone() for i, t in enumerate(inputs)}
     values = {}
     for key, value in leaves.items():
         if isinstance(value, torch.Tensor):
@@ -115,6 +137,40 @@ def encode_reference(
     full_record = {**record, "structure": structure, "values": values, "keys": list(leaves)}
     metadata = {FORMAT_KEY: FORMAT_VERSION, RECORD_KEY: json.dumps(full_record, sort_keys=True)}
     return save(tensors, metadata=metadata)
+
+
+def input_digests(inputs: list[torch.Tensor]) -> list[str]:
+    """One sha256 per input over its dtype, shape and raw bytes: what regenerated inputs must match."""
+    return [_tensor_digest(tensor.detach().cpu().contiguous()) for tensor in inputs]
+
+
+def regenerates(specs: Any, seed: Any, inputs: list[torch.Tensor]) -> bool:
+    """Whether ``specs`` and ``seed`` regenerate exactly ``inputs`` here (so a reference need not store them)."""
+    if not isinstance(specs, list) or len(specs) != len(inputs) or not isinstance(seed, int):
+        return False
+    # Shapes first: specs the worker sent are never made bigger than the inputs it ran on.
+    if not all(isinstance(spec, dict) and spec.get("shape") == list(tensor.shape) for spec, tensor in zip(
+            specs, inputs, strict=True)):
+        return False
+    from .inputs import make_inputs
+
+    try:
+        regenerated = make_inputs(specs, seed)
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        return False
+    return input_digests(regenerated) == input_digests(inputs)
+
+
+def output_bytes(leaves: dict[str, Any]) -> int:
+    """The size of the output tensors: what ``record``'s size limit counts."""
+    import torch
+
+    return sum(v.numel() * v.element_size() for v in leaves.values() if isinstance(v, torch.Tensor))
+
+
+def size_limit_for(size: int) -> int:
+    """A size limit that holds ``size`` bytes of outputs, for a suggested ``--size-limit``: the next whole MB."""
+    return -(-size // 1_000_000) * 1_000_000
 
 
 def read_reference(path: Path, max_bytes: int = MAX_REFERENCE_BYTES) -> Reference:
@@ -144,15 +200,19 @@ def read_reference(path: Path, max_bytes: int = MAX_REFERENCE_BYTES) -> Referenc
     version = metadata.get(FORMAT_KEY)
     if version is None:
         raise ReferenceUnusable(f"{path} is a safetensors file but not a hubcheck reference (no {FORMAT_KEY} metadata)")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ReferenceUnusable(
-            f"reference {path} has format version {version[:20]}; this hubcheck reads version {FORMAT_VERSION}: "
-            f"{_RERECORD}"
+            f"reference {path} has format version {version[:20]}; this hubcheck reads versions "
+            f"{', '.join(READABLE_VERSIONS)}: {_RERECORD}"
         )
     record = parse_record(path, metadata.get(RECORD_KEY))
     inputs: list[torch.Tensor] = []
     while f"input.{len(inputs)}" in tensors:
         inputs.append(tensors[f"input.{len(inputs)}"])
+    if "input_sha256" in record:
+        if inputs:
+            raise ReferenceUnusable(f"reference {path} holds both input tensors and input digests; {_RERECORD}")
+        inputs = _regenerated_inputs(path, record)
     outputs: dict[str, Any] = {}
     values = record["values"]
     for key in record["keys"]:
@@ -163,6 +223,29 @@ def read_reference(path: Path, max_bytes: int = MAX_REFERENCE_BYTES) -> Referenc
         else:
             raise ReferenceUnusable(f"reference {path} lacks output {key}; {_RERECORD}")
     return Reference(path, inputs, outputs, record)
+
+
+def _regenerated_inputs(path: Path, record: dict[str, Any]) -> list[torch.Tensor]:
+    """The inputs of a format 2 reference, made again from their specs and seed and checked against the digests.
+
+    Raises:
+        InputsNotReproduced: this torch makes other tensors from the same seed (another version's generator).
+    """
+    import torch
+
+    from .inputs import make_inputs
+
+    inputs = make_inputs(record["inputs"], record["seed"])
+    mismatched = [i for i, (want, got) in enumerate(zip(record["input_sha256"], input_digests(inputs), strict=True))
+                  if want != got]
+    if mismatched:
+        raise InputsNotReproduced(
+            f"reference {path} stores input {mismatched[0]} as a seed (seed {record['seed']}), and this torch "
+            f"{torch.__version__} regenerates other values from it than torch {record.get('torch', '?')} recorded "
+            "(its sha256 differs), so outputs are not compared on the wrong inputs: validate with torch "
+            f"{record.get('torch', '?')}, or accept this torch's inputs and outputs: {_RERECORD}"
+        )
+    return inputs
 
 
 def same_reference(first: Reference, second: Reference) -> bool:
@@ -215,6 +298,8 @@ def parse_record(path: Path, text: str | None) -> dict[str, Any]:
     for key, value in values.items():
         if value is not None and not isinstance(value, (bool, int, float, str)):
             raise unusable(f"value {key!r} must be a number, string, boolean or null, not a JSON {_json_type(value)}")
+    if "input_sha256" in record:
+        _check_regeneration(record, unusable)
     for field in ("device", "torch"):
         if field in record and not isinstance(record[field], str):
             raise unusable(f"{field!r} must be a string, not a JSON {_json_type(record[field])}")
@@ -226,6 +311,35 @@ def parse_record(path: Path, text: str | None) -> dict[str, Any]:
         except (RuntimeError, ValueError) as error:
             raise unusable(f"'device' {record['device'][:40]!r} names no device ({str(error).splitlines()[0][:80]})") from None
     return record
+
+
+def _check_regeneration(record: dict[str, Any], unusable: Any) -> None:
+    """The fields that regenerate a format 2 reference's inputs: specs make_inputs takes, at most 4 GiB of tensors."""
+    from .inputs import DTYPES
+
+    digests, specs, seed = record["input_sha256"], record.get("inputs"), record.get("seed")
+    if not isinstance(digests, list) or not all(isinstance(d, str) and len(d) == 64 for d in digests):
+        raise unusable("'input_sha256' must be a list of sha256 digests")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise unusable("'seed' must be an integer when inputs are regenerated from it")
+    if not isinstance(specs, list) or len(specs) != len(digests):
+        raise unusable("'inputs' must list one spec per digest of 'input_sha256'")
+    total = 0
+    for position, spec in enumerate(specs):
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                                  for n in shape):
+            raise unusable(f"input {position} has no shape of non-negative integers")
+        if spec.get("dtype") not in DTYPES or spec.get("distribution", "normal") not in _DISTRIBUTIONS:
+            raise unusable(f"input {position} has an unknown dtype or distribution")
+        bounds = [spec.get("low", 0.0), spec.get("high", 1.0)]
+        if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) for b in bounds):
+            raise unusable(f"input {position}'s low and high must be finite numbers")
+        if spec.get("seed") is not None and (not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool)):
+            raise unusable(f"input {position}'s seed must be an integer or null")
+        total += math.prod(shape) * DTYPES[spec["dtype"]].itemsize
+    if total > MAX_REFERENCE_BYTES:
+        raise unusable(f"its inputs would be {total:,} bytes, over {MAX_REFERENCE_BYTES:,}")
 
 
 def _json_type(value: Any) -> str:
@@ -299,6 +413,12 @@ def _summary(value: Any) -> dict[str, Any]:
                 std=_round(finite.std()) if finite.numel() > 1 else 0.0,
             )
     return summary
+
+
+def _tensor_digest(tensor: torch.Tensor) -> str:
+    digest = hashlib.sha256(f"{str(tensor.dtype).replace('torch.', '')}{list(tensor.shape)}".encode())
+    digest.update(_raw_bytes(tensor))
+    return digest.hexdigest()
 
 
 def _round(value: torch.Tensor) -> float:
