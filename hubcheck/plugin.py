@@ -48,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds per entry point (default: the repo's [validate] timeout)")
     group.addoption("--hubcheck-python", default=None, metavar="PYTHON",
                     help="run repo code in a worker under this interpreter (e.g. a venv with another torch)")
+    group.addoption("--hubcheck-shard", default=None, metavar="K/N",
+                    help="check only shard K of N (1 <= K <= N): the entry points whose name hashes to it, and in "
+                         "shard 1 the repo-level items; the N shards of a CI matrix hold every item once")
     # --hubcheck-config, --hubcheck-kwarg... : the twins of validate's options, from one table.
     from hubcheck.run_options import add_plugin_options
 
@@ -128,10 +131,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items.extend(_run(config).collect_unreached(session))
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    # pytest-xdist's controller, once per worker before it starts: the workers collect what it hands them.
+    if node.config.stash.get(_ACTIVE, False):
+        from hubcheck.pytest_items import WORKER_INPUT
+
+        node.workerinput[WORKER_INPUT] = _run(node.config).worker_input()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     run = session.config.stash.get(_RUN, None)
     if run is not None:
         run.close()
+        # A shard that no entry point hashes to (a small hub, many shards) has nothing to check: not a failure.
+        if run.shard is not None and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -139,8 +154,13 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     from hubcheck.isolation import probe
 
-    return [f"hubcheck isolation: {probe().summary}",
-            "  (network allowed for repos with [validate] allow_network; repos writable with --hubcheck-update)"]
+    lines = [f"hubcheck isolation: {probe().summary}",
+             "  (network allowed for repos with [validate] allow_network; repos writable with --hubcheck-update)"]
+    shard = _run(config).shard
+    if shard is not None:
+        lines.append(f"hubcheck shard {shard}: the entry points whose name hashes to it"
+                     + (", and the repo-level items" if shard.holds_repo_items else ""))
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -20,6 +20,7 @@ item of the entry point reports its own :class:`CheckResult` from that run.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import sys
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from hubcheck.findings import Finding
 from hubcheck.resolve import ResolvedRepo, SourceKind, parse_spec, require_hubconf, resolve
 from hubcheck.results import CheckResult, Report, Status
 from hubcheck.run_options import RunOverrides, is_selected, plugin_overrides, plugin_value
+from hubcheck.sharding import Shard, parse_shard
 from hubcheck.validate import ACCELERATOR_CHECKS, ENTRYPOINT_CHECKS, REPO_CHECKS, ValidateOptions, ValidationSession
 
 if TYPE_CHECKING:
@@ -47,9 +49,12 @@ HUBCONF = "hubconf.py"
 REPO_ITEMS = (*REPO_CHECKS, "config", "references")
 """Checks of the repo as a whole, one item each, ahead of the lint and entry point items."""
 AUTO_DEVICES = ("cpu", "cuda")
-"""What ``auto`` collects. Item ids must not depend on the machine (every xdist
-worker, remote ones too, has to collect the same items), so ``auto`` is the CPU
-plus CUDA, whose items skip with the reason where no GPU is present."""
+"""What ``auto`` collects with fewer than two kinds of GPU. Item ids must not
+depend on the worker (every xdist worker, remote ones too, has to collect the
+same items), so ``auto`` is the CPU plus CUDA, whose items skip with the reason
+where no GPU is present; with several kinds, see :func:`_auto_devices`."""
+WORKER_INPUT = "hubcheck"
+"""The key of what the xdist controller hands every worker in ``workerinput`` (see :meth:`HubcheckRun.worker_input`)."""
 RECORD_DEVICE = "cpu"
 """Where ``--hubcheck-update`` records references, as ``hubcheck record`` does by default."""
 
@@ -130,10 +135,21 @@ def check_device_words(words: list[str]) -> None:
             raise pytest.UsageError(f"--hubcheck-device: {problem}")
 
 
-def _expand_devices(words: tuple[str, ...]) -> tuple[str, ...]:
+def _auto_devices(gpus: list[tuple[str, str]]) -> tuple[str, ...]:
+    """``auto`` for the run's visible GPUs ``(pin, kind)``: with two kinds or more, one ``cuda:I`` per kind (its
+    first GPU), so that every kind is checked; otherwise :data:`AUTO_DEVICES`."""
+    from hubcheck.device_pinning import Gpu, gpu_kinds
+
+    kinds = gpu_kinds([Gpu(pin, kind) for pin, kind in gpus])
+    if len(kinds) < 2:
+        return AUTO_DEVICES
+    return ("cpu", *(f"cuda:{[kind for _, kind in gpus].index(k)}" for k in kinds))
+
+
+def _expand_devices(words: tuple[str, ...], auto: tuple[str, ...] = AUTO_DEVICES) -> tuple[str, ...]:
     expanded: list[str] = []
     for word in words:
-        for device in AUTO_DEVICES if word == "auto" else (word,):
+        for device in auto if word == "auto" else (word,):
             if device not in expanded:
                 expanded.append(device)
     return tuple(expanded)
@@ -234,23 +250,52 @@ class RepoState:
         leaked = {e.name for e in static if e.leaked and e.name not in self.run.options.entrypoints}
         if model is not None and model.complete:
             return [n for n in self.run.selected([entry.name for entry in static]) if n not in leaked], lines
+        names, run_time_lines = self.run_time_listing()
+        for name, line in run_time_lines.items():
+            lines.setdefault(name, line)
+        return [n for n in self.run.selected(names or [entry.name for entry in static]) if n not in leaked], lines
+
+    def run_time_listing(self) -> tuple[list[str], dict[str, int]]:
+        """The names hubconf defines once imported, with their lines: as the xdist controller listed them for every
+        worker, else from this process's worker (whose import the run reuses)."""
+        handed = self.run.handed_listing(self)
+        if handed is not None:
+            return handed
         outcome = self.session().import_hubconf()
-        for name, entry in outcome.entries.items():
-            if entry.line and name not in lines:
-                lines[name] = entry.line
-        return [n for n in self.run.selected(outcome.names or [entry.name for entry in static]) if n not in leaked], lines
+        return list(outcome.names), {name: entry.line for name, entry in outcome.entries.items() if entry.line}
 
-    def model_checks(self) -> tuple[str, ...]:
-        """The model checks collected for every entry point: ``--hubcheck-check``, else ``[validate] checks``."""
-        from hubcheck.model_checks import selected
-
-        return selected(self.run.options.overrides.checks, self.config.validate.checks)
+    @property
+    def listing_key(self) -> str:
+        """This repo's key in the controller's listings: its place among the requests and its hubconf's digest,
+        the same on a remote worker given the same files."""
+        digest = hashlib.sha256(self.hubconf.read_bytes()).hexdigest()
+        return f"{self.run.requests.index(self.request)}:{digest}"
 
     def devices(self, name: str) -> tuple[str, ...]:
         """The devices an entry point's items are collected for."""
         entry = self.config.entrypoint(name)
         words = self.run.options.devices or entry.devices or self.config.validate.devices
-        return _expand_devices(tuple(words))
+        return _expand_devices(tuple(words), _auto_devices(self.run.gpus))
+
+    def pinned_gpu(self) -> str | None:
+        """The one GPU this xdist worker's hubcheck worker sees, or None to keep the mask as it is.
+
+        Only under xdist, and only when no device of the repo names a GPU by index
+        (``cuda:1`` means the second GPU of all, not of a worker's one).
+        """
+        if self.run.worker_id is None:
+            return None
+        config = self.config
+        words = [*(self.run.options.devices or ()), *config.validate.devices,
+                 *(d for entry in config.entrypoints.values() for d in entry.devices or ())]
+        if any(d.startswith("cuda:") for d in _expand_devices(tuple(words), _auto_devices(self.run.gpus))):
+            return None
+        from hubcheck.device_pinning import pinned_gpu, visible_gpus, worker_index
+
+        # This machine's GPUs, not the controller's: a remote worker pins one of its own.
+        index = worker_index(self.run.worker_id)
+        gpu = pinned_gpu(visible_gpus(), index) if index is not None else None
+        return gpu.pin if gpu is not None else None
 
     # -- the worker ----------------------------------------------------------------------
 
@@ -263,6 +308,9 @@ class RepoState:
             session = None
             try:
                 session = ValidationSession(self.resolved, options, self.config)
+                pin = self.pinned_gpu()
+                if pin is not None:
+                    session.worker_options = dataclasses.replace(session.worker_options, cuda_visible_devices=pin)
                 session.start()
             except HubcheckError as error:
                 if session is not None:
@@ -386,7 +434,13 @@ class HubcheckRun:
             overrides=self._overrides(config),
         )
         self.update: bool = config.option.hubcheck_update
-        self.is_xdist_worker = hasattr(config, "workerinput")
+        self.shard: Shard | None = self._shard(config.option.hubcheck_shard)
+        worker_input = getattr(config, "workerinput", None)
+        self.is_xdist_worker = worker_input is not None
+        self.worker_id: str | None = worker_input["workerid"] if worker_input is not None else None
+        self._handed: dict[str, Any] | None = worker_input.get(WORKER_INPUT) if worker_input is not None else None
+        self._gpus: list[tuple[str, str]] | None = None
+        self._worker_input: dict[str, Any] | None = None
         self.requests = requested_repos(config)
         self._states: dict[RepoRequest, RepoState] = {}
         self._reached: set[RepoRequest] = set()
@@ -398,10 +452,67 @@ class HubcheckRun:
         except HubcheckError as error:
             raise pytest.UsageError(str(error)) from None
 
+    @staticmethod
+    def _shard(text: str | None) -> Shard | None:
+        try:
+            return parse_shard(text) if text is not None else None
+        except HubcheckError as error:
+            raise pytest.UsageError(str(error)) from None
+
     def selected(self, names: list[str]) -> list[str]:
         """The names ``--hubcheck-entrypoint`` / ``--hubcheck-select-entrypoints`` / ``--hubcheck-exclude-…`` keep."""
         options = self.options
-        return [n for n in names if is_selected(n, options.entrypoints, options.select_patterns, options.exclude_patterns)]
+        return [n for n in names
+                if is_selected(n, options.entrypoints, options.select_patterns, options.exclude_patterns)
+                and (self.shard is None or self.shard.holds(n))]
+
+    # -- what the xdist controller hands its workers ------------------------------------
+
+    @property
+    def gpus(self) -> list[tuple[str, str]]:
+        """The run's visible GPUs as ``(pin, kind)``: the controller's under xdist, so that ``auto`` collects the
+        same items on every worker."""
+        if self._gpus is None:
+            if self._handed is not None:
+                self._gpus = [(pin, kind) for pin, kind in self._handed["gpus"]]
+            else:
+                from hubcheck.device_pinning import visible_gpus
+
+                self._gpus = [(gpu.pin, gpu.kind) for gpu in visible_gpus()]
+        return self._gpus
+
+    def worker_input(self) -> dict[str, Any]:
+        """What the xdist controller hands every worker (plain values: execnet sends them to remote ones too).
+
+        ``listings``: the run-time entry point list of each hub whose list only
+        exists once hubconf has run, listed once here rather than once per worker,
+        so that every worker collects the same items even if one of them could not
+        import hubconf. ``gpus``: this machine's visible GPUs, for ``auto``.
+        """
+        if self._worker_input is None:
+            listings: dict[str, Any] = {}
+            for request in self.requests:
+                state = self.state(request)
+                try:
+                    model = state.lint.model
+                    if model is None or not model.complete:
+                        names, lines = state.run_time_listing()
+                        listings[state.listing_key] = {"names": names, "lines": lines}
+                except HubcheckError:
+                    continue  # every worker meets the same error when it collects, and reports it
+                finally:
+                    # This process runs no item: its worker is of no further use.
+                    state.close()
+            self._worker_input = {"listings": listings, "gpus": [list(gpu) for gpu in self.gpus]}
+        return self._worker_input
+
+    def handed_listing(self, state: RepoState) -> tuple[list[str], dict[str, int]] | None:
+        """The run-time list the controller made for ``state``'s repo, or None (not under xdist, or not listed)."""
+        listing = (self._handed or {}).get("listings", {}).get(state.listing_key)
+        if listing is None:
+            return None
+        return list(listing["names"]), {name: int(line) for name, line in listing["lines"].items()}
+
 
     def state(self, request: RepoRequest) -> RepoState:
         if request not in self._states:
@@ -483,6 +594,13 @@ class _RepoCollector(_CollectorBase):
             names, lines = self.repo.entrypoints()
         except HubcheckError as error:
             raise self.CollectError(f"{self.repo.request.spec}: {error}") from None
+        shard = self.repo.run.shard
+        if shard is None or shard.holds_repo_items:
+            yield from self._repo_items()
+        for name in names:
+            yield EntrypointCollector.from_parent(self, name=name, repo=self.repo, line=lines.get(name))
+
+    def _repo_items(self) -> Iterator[pytest.Item]:
         for check in REPO_ITEMS:
             yield RepoCheckItem.from_parent(self, name=check, repo=self.repo, check=check)
         findings = self.repo.lint.findings
@@ -492,8 +610,6 @@ class _RepoCollector(_CollectorBase):
                                        findings=tuple(f for f in findings if f.code == code))
         if not codes:
             yield LintItem.from_parent(self, name="lint", repo=self.repo, findings=())
-        for name in names:
-            yield EntrypointCollector.from_parent(self, name=name, repo=self.repo, line=lines.get(name))
 
 
 class HubconfFile(_RepoCollector, pytest.File):
