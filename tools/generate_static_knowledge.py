@@ -45,6 +45,10 @@ THIRD_PARTY = (
     "torch.types", "torch.onnx", "torch.fx", "torch.testing",
     "torchvision*", "numpy", "numpy.linalg", "numpy.random", "numpy.fft", "PIL*", "yaml", "safetensors",
     "safetensors.torch", "scipy", "typing_extensions",
+    # scikit-learn is a hubcheck dependency, and course repos import its estimators, datasets and metrics.
+    "sklearn", "sklearn.datasets", "sklearn.metrics", "sklearn.model_selection", "sklearn.ensemble", "sklearn.svm",
+    "sklearn.neural_network", "sklearn.linear_model", "sklearn.preprocessing", "sklearn.cluster",
+    "sklearn.decomposition", "sklearn.neighbors", "sklearn.tree", "sklearn.pipeline",
 )
 
 _KINDS = "fckmn"
