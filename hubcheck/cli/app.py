@@ -7,7 +7,7 @@ import sys
 import typer
 
 from hubcheck import __version__
-from hubcheck.cli import diff_command, init_command, record_command, static_commands, validate_command
+from hubcheck.cli import diff_command, index_command, init_command, record_command, static_commands, validate_command
 from hubcheck.cli.common import QUIET
 from hubcheck.errors import ExitCode
 
@@ -47,6 +47,7 @@ diff_command.register(app)
 validate_command.register(app)
 record_command.register(app)
 init_command.register(app)
+index_command.register(app)
 
 
 def main() -> None:
