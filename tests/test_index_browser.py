@@ -156,6 +156,14 @@ def test_the_report_renders_and_sorts_in_chromium(browser, tmp_path):
     assert (width, height) == (1280, 900) or width >= 800, (width, height)
 
 
+def test_ci_installs_chromium_before_the_tests():
+    from tests.helpers import PROJECT
+
+    ci = (PROJECT / ".ci" / "run").read_text()
+    assert "apt-get install -y -qq chromium chromium-driver" in ci
+    assert ci.index("chromium-driver") < ci.index("python -m pytest -n 2")
+
+
 def main(report: str, output: str) -> None:
     """Screenshot REPORT (an index HTML report) into OUTPUT, as the test does."""
     session = Browser(1280, 900)
