@@ -162,7 +162,7 @@ def _record_one(session: ValidationSession, name: str, request: _Request) -> Rec
                 f"{name}: the worker replaced the temporary file {temporary.name} instead of writing it; nothing recorded"))
         needed = result["output_bytes"]
         if needed > limit:
-            command = session.command("record", "--entrypoint", name, *request.flags(size_limit_for(needed)))
+            command = session.command("record", *request.flags(size_limit_for(needed)), entrypoint=name)
             return RecordOutcome(name, target, RecordStatus.FAILED, (
                 f"{name}: its outputs are {needed:,} bytes, over the reference size limit of {limit:,}: use smaller "
                 f"example inputs, or raise the limit (`{command}`, or [validate] reference_size_limit)"))
@@ -202,7 +202,7 @@ def _why_refused(existing: str, note: str) -> str:
 
 def _refused(session: ValidationSession, name: str, target: Path, display: str, request: _Request,
              why: str) -> RecordOutcome:
-    update_command = session.command("record", "--entrypoint", name, *request.flags(), "--update")
+    update_command = session.command("record", *request.flags(), "--update", entrypoint=name)
     return RecordOutcome(name, target, RecordStatus.REFUSED, (
         f"{display} {why}; left untouched: rerun with --update to replace it (`{update_command}`)"))
 

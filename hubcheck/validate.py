@@ -14,12 +14,13 @@ import importlib.util
 import shlex
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from hubcheck.config import Config, EntrypointConfig, is_glob, parse_memory
 from hubcheck.config_overlay import (
+    accepts,
     load_layered_config,
     unaccepted_kwargs,
     with_overrides,
@@ -405,16 +406,23 @@ class ValidationSession:
         except ValueError:
             return str(path)
 
-    def command(self, *words: str) -> str:
-        """A hubcheck command line for this repo, carrying every flag that shaped this run, quoted for a shell."""
+    def command(self, *words: str, entrypoint: str | None = None) -> str:
+        """A hubcheck command line for this repo, carrying every flag that shaped this run, quoted for a shell;
+        for one ``entrypoint`` (``--entrypoint NAME`` is added), only the ``--kwarg`` keys it takes."""
         spec = self.options.spec_for_commands or self.repo.spec.raw
+        selection = ["--entrypoint", entrypoint] if entrypoint is not None else []
         return " ".join(["hubcheck", words[0], shlex.quote(spec),
-                         *[shlex.quote(w) for w in [*words[1:], *self.run_flags()]]])
+                         *[shlex.quote(w) for w in [*selection, *words[1:], *self.run_flags(entrypoint)]]])
 
-    def run_flags(self) -> list[str]:
-        """The flags this run needed, so that a suggested command works as printed."""
+    def run_flags(self, entrypoint: str | None = None) -> list[str]:
+        """The flags this run needed, so that a suggested command works as printed (one naming ``entrypoint``
+        would be refused with a ``--kwarg`` that entry point does not take)."""
         options = self.options
-        words = list(options.overrides.command_flags())
+        overrides = options.overrides
+        if entrypoint is not None:
+            parameters = self._parameters(entrypoint)
+            overrides = replace(overrides, kwargs=tuple((k, v) for k, v in overrides.kwargs if accepts(parameters, k)))
+        words = list(overrides.command_flags())
         if options.torch_home is not None:
             words += ["--torch-home", str(options.torch_home)]
         if options.allow_network is not None:
@@ -440,14 +448,14 @@ class ValidationSession:
             return ReferenceInfo("", "", False, str(refused), refused.is_fault, "")
         any_references = self.references_dir.is_dir() and any(self.references_dir.glob("*/*.safetensors"))
         if any_references:
-            record = self.command("record", "--entrypoint", name)
+            record = self.command("record", entrypoint=name)
             missing = f"no reference for {name!r} ({self._display(path)}): record it with `{record}`"
         else:
             record = self.command("record", *self._selection_flags())
             missing = f"no references recorded: start with `{record}`"
         return ReferenceInfo(
             str(path), self._display(path), path.exists(), missing, any_references or self.options.require_references,
-            self.command("record", "--entrypoint", name, "--update"), record,
+            self.command("record", "--update", entrypoint=name), record,
             self.config.validate.reference_size_limit,
         )
 

@@ -194,6 +194,15 @@ def test_reads_refuse_what_is_not_a_small_regular_file(tmp_path):
     ('{"keys": [], "device": 7}', "'device' must be a string, not a JSON number"),
     ('{"keys": [], "device": "toaster"}', "'device' 'toaster' names no device"),
     ('{"keys": [], "torch": null}', "'torch' must be a string, not a JSON null"),
+    ('{"keys": [], "input_sha256": ["ab"], "seed": 0, "inputs": [{}]}', "'input_sha256' must be a list of sha256"),
+    (f'{{"keys": [], "input_sha256": ["{"0" * 64}"], "seed": "0", "inputs": []}}', "'seed' must be an integer"),
+    (f'{{"keys": [], "input_sha256": ["{"0" * 64}"], "seed": 0, "inputs": []}}', "one spec per digest"),
+    (f'{{"keys": [], "input_sha256": ["{"0" * 64}"], "seed": 0, "inputs": [{{"shape": [-1], "dtype": "float32"}}]}}',
+     "input 0 has no shape of non-negative integers"),
+    (f'{{"keys": [], "input_sha256": ["{"0" * 64}"], "seed": 0, "inputs": [{{"shape": [2], "dtype": "complex"}}]}}',
+     "input 0 has an unknown dtype or distribution"),
+    ((f'{{"keys": [], "input_sha256": ["{"0" * 64}"], "seed": 0, "inputs": [{{"shape": [65536, 65536], '
+      '"dtype": "float32"}]}'), "its inputs would be 17,179,869,184 bytes"),
 ])
 def test_reference_metadata_of_the_wrong_shape_is_named(text, fragment):
     with pytest.raises(ReferenceUnusable) as error:
@@ -231,3 +240,26 @@ def test_same_reference_ignores_the_order_safetensors_writes_metadata_in(tmp_pat
     changed = {**leaves, "output": leaves["output"] + 1e-6}
     paths[1].write_bytes(encode_reference(inputs, changed, {"type": "tensor"}, {"device": "cpu", "torch": "2"}))
     assert not same_reference(references[0], read_reference(paths[1]))
+
+
+def test_both_formats_read_and_a_file_with_inputs_twice_is_refused(tmp_path):
+    import torch
+
+    from hubcheck.worker.inputs import make_inputs
+    from hubcheck.worker.references import encode_reference
+
+    specs = [{"shape": [16, 64], "dtype": "float32"}]
+    inputs, leaves = make_inputs(specs, 3), {"output": torch.ones(2, 3)}
+    record = {"device": "cpu", "torch": "2", "seed": 3, "inputs": specs}
+    compact, full = tmp_path / "compact.safetensors", tmp_path / "full.safetensors"
+    compact.write_bytes(encode_reference(inputs, leaves, {"type": "tensor"}, record, regenerable=True))
+    # Format 1, as hubcheck wrote it before seeded inputs were stored compactly: the inputs in full.
+    full.write_bytes(encode_reference(inputs, leaves, {"type": "tensor"}, record).replace(
+        b'"hubcheck.format":"2"', b'"hubcheck.format":"1"'))
+    assert compact.stat().st_size < full.stat().st_size
+    for path in (compact, full):
+        assert torch.equal(read_reference(path).inputs[0], inputs[0])
+    both = tmp_path / "both.safetensors"
+    both.write_bytes(encode_reference(inputs, leaves, {"type": "tensor"}, {**record, "input_sha256": ["0" * 64]}))
+    with pytest.raises(ReferenceUnusable, match="holds both input tensors and input digests"):
+        read_reference(both)

@@ -47,7 +47,8 @@ def record_command(
     new_only: Annotated[bool, typer.Option("--new-only", help="Record only entry points that have no reference yet.")] = False,
     device: Annotated[str, typer.Option("--device", "-d", help="Device to record on (cpu, cuda, cuda:N, mps).")] = "cpu",
     size_limit: Annotated[int | None, typer.Option(
-        "--size-limit", help="Largest reference in bytes (default: [validate] reference_size_limit, 1 MB).", min=1)] = None,
+        "--size-limit", help="Largest outputs a reference may hold, in bytes; seeded inputs are not counted "
+        "(default: [validate] reference_size_limit, 10 MB).", min=1)] = None,
     timeout: TimeoutOption = None,
     allow_network: Annotated[bool | None, typer.Option(
         "--allow-network/--block-network", help="Let repo code reach the network.", show_default=False)] = None,

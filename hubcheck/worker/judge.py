@@ -172,20 +172,29 @@ class _Judge:
             f"outputs differ from {info.display_path}: "
             + "; ".join(d.message for d in differences[:3])
             + (f"; and {len(differences) - 3} more outputs" if len(differences) > 3 else "")
-            + f". {environment}. If the change is intended, accept it: `{_on_device(info.update_command, device)}`",
+            + f". {environment}. If the change is intended, accept it: "
+            f"`{self.suggested(info.update_command, info, device, obtained)[0]}`",
             {"reference": str(path), "differences": _details(differences),
              "recorded_torch": reference.record.get("torch"), "recorded_device": recorded_device},
         )
 
     def missing_message(self, info: ReferenceInfo, device: str) -> str:
         """What to do without a reference: the record command, with the size limit its outputs need."""
-        needed = output_bytes(self.read(device, "forward").outputs)
-        command = _on_device(info.record_command, device)
-        note = ""
-        if info.size_limit and needed > info.size_limit:
-            command += f" --size-limit {size_limit_for(needed)}"
-            note = f" (its outputs are {needed:,} bytes, over the reference size limit of {info.size_limit:,})"
+        command, note = self.suggested(info.record_command, info, device, self.read(device, "forward"))
         return info.missing_message.replace(f"`{info.record_command}`", f"`{command}`") + note
+
+    def suggested(self, command: str, info: ReferenceInfo, device: str, seen: Reference) -> tuple[str, str]:
+        """``command`` (a `hubcheck record`) run on ``device`` and with a size limit that holds the outputs seen,
+        and a note saying why the limit was raised (or "")."""
+        if not command:
+            return command, ""
+        if device != "cpu":
+            command += f" --device {device}"
+        needed = output_bytes(seen.outputs)
+        if not info.size_limit or needed <= info.size_limit:
+            return command, ""
+        return (f"{command} --size-limit {size_limit_for(needed)}",
+                f" (its outputs are {needed:,} bytes, over the reference size limit of {info.size_limit:,})")
 
     def keep(self, obtained: Reference, inputs: list[torch.Tensor], device: str) -> None:
         assert self.run.keep_obtained is not None
@@ -289,8 +298,3 @@ def _max_abs_diff(expected: dict[str, Any], actual: dict[str, Any]) -> float:
             difference = (got.to(wide) - want.to(wide)).abs()
             largest = max(largest, float(torch.nan_to_num(difference, nan=0.0, posinf=float("inf")).max()))
     return largest
-
-
-def _on_device(command: str, device: str) -> str:
-    """A suggested record command that runs on ``device``, as the failing check did (cpu is record's default)."""
-    return command if not command or device == "cpu" else f"{command} --device {device}"
