@@ -13,6 +13,7 @@ from typing import Any
 
 import generate
 from measure import BENCHMARKS_DIR, Command, alternate, hubcheck_command, median, peak_rss_mb
+from model_checks import model_checks
 
 # torch.hub's own import and list rule, as `python -c` runs it (torch.hub.list takes only GitHub repos in 2.14).
 HUB_LIST = (
@@ -341,4 +342,5 @@ CASES: dict[str, Callable[[Context], CaseResult]] = {
     "memory": memory,
     "scale-out": scale_out,
     "reference": reference_compare,
+    "model-checks": model_checks,
 }

@@ -426,8 +426,9 @@ def co_load(checks: EntrypointChecks, run: _Run) -> None:
         probe = hubimport.load(str(probe_dir), PROBE_ENTRY, {})
     except Exception as error:  # noqa: BLE001 - what the other repo's import hits is the finding
         held = f"this repo leaves {', '.join(clashing)} in sys.modules, " if clashing else ""
+        refused = refusal(error, str(probe_dir)).replace(" (at ", " (at the other repo's ", 1)
         raise _failed(f"another hub repo loaded after this one fails: {held}where its `import utils` / `import "
-                      f"models` find this repo's modules (HUB303): {refusal(error, str(probe_dir))}") from None
+                      f"models` find this repo's modules (HUB303): {refused}") from None
     # Now the other order: a process that had loaded the other repo first has none of this repo's modules.
     for name in _repo_modules(repo):
         del sys.modules[name]

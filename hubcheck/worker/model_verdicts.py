@@ -149,7 +149,7 @@ def dtype(judge: _Judge, device: str) -> str:
             found.append(Difference(key, f"{key}: no float output in low precision", {}))
             continue
         atol = DTYPE_ATOL_FRACTION * float(want.abs().max()) if want.numel() else 0.0
-        difference = compare_tensors(key, want.double(), got.double(), DTYPE_RTOL, atol)
+        difference = compare_tensors(key, want, got.to(want.dtype), DTYPE_RTOL, atol)
         if difference is not None:
             found.append(difference)
     if found:
