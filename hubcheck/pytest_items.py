@@ -23,7 +23,7 @@ import dataclasses
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -275,7 +275,7 @@ class RepoState:
         """The devices an entry point's items are collected for."""
         entry = self.config.entrypoint(name)
         words = self.run.options.devices or entry.devices or self.config.validate.devices
-        return _expand_devices(tuple(words), _auto_devices(self.run.gpus))
+        return _expand_devices(tuple(words), self.run.auto_devices(words))
 
     def pinned_gpu(self) -> str | None:
         """The one GPU this xdist worker's hubcheck worker sees, or None to keep the mask as it is.
@@ -288,7 +288,7 @@ class RepoState:
         config = self.config
         words = [*(self.run.options.devices or ()), *config.validate.devices,
                  *(d for entry in config.entrypoints.values() for d in entry.devices or ())]
-        if any(d.startswith("cuda:") for d in _expand_devices(tuple(words), _auto_devices(self.run.gpus))):
+        if any(d.startswith("cuda:") for d in _expand_devices(tuple(words), self.run.auto_devices(words))):
             return None
         from hubcheck.device_pinning import pinned_gpu, visible_gpus, worker_index
 
@@ -507,6 +507,10 @@ class HubcheckRun:
         return self._worker_input
 
     def handed_listing(self, state: RepoState) -> tuple[list[str], dict[str, int]] | None:
+    def auto_devices(self, words: Sequence[str]) -> tuple[str, ...]:
+        """What ``auto`` means among ``words`` (the GPUs are looked for only when a word is ``auto``)."""
+        return _auto_devices(self.gpus) if "auto" in words else AUTO_DEVICES
+
         """The run-time list the controller made for ``state``'s repo, or None (not under xdist, or not listed)."""
         listing = (self._handed or {}).get("listings", {}).get(state.listing_key)
         if listing is None:
