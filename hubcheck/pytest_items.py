@@ -481,6 +481,10 @@ class HubcheckRun:
                 self._gpus = [(gpu.pin, gpu.kind) for gpu in visible_gpus()]
         return self._gpus
 
+    def auto_devices(self, words: Sequence[str]) -> tuple[str, ...]:
+        """What ``auto`` means among ``words`` (the GPUs are looked for only when a word is ``auto``)."""
+        return _auto_devices(self.gpus) if "auto" in words else AUTO_DEVICES
+
     def worker_input(self) -> dict[str, Any]:
         """What the xdist controller hands every worker (plain values: execnet sends them to remote ones too).
 
@@ -507,10 +511,6 @@ class HubcheckRun:
         return self._worker_input
 
     def handed_listing(self, state: RepoState) -> tuple[list[str], dict[str, int]] | None:
-    def auto_devices(self, words: Sequence[str]) -> tuple[str, ...]:
-        """What ``auto`` means among ``words`` (the GPUs are looked for only when a word is ``auto``)."""
-        return _auto_devices(self.gpus) if "auto" in words else AUTO_DEVICES
-
         """The run-time list the controller made for ``state``'s repo, or None (not under xdist, or not listed)."""
         listing = (self._handed or {}).get("listings", {}).get(state.listing_key)
         if listing is None:
