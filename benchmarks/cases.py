@@ -14,6 +14,7 @@ from typing import Any
 import generate
 from measure import BENCHMARKS_DIR, Command, alternate, hubcheck_command, median, peak_rss_mb
 from model_checks import model_checks
+from scale_cases import collection, throughput
 
 # torch.hub's own import and list rule, as `python -c` runs it (torch.hub.list takes only GitHub repos in 2.14).
 HUB_LIST = (
@@ -48,12 +49,22 @@ class Settings:
     large_layer_modules: int = 80
     large_rounds: int | None = None
     """Rounds of the two large-repo cases (each baseline run imports torch and torchvision); None uses ``rounds``."""
+    collection_entrypoints: int = 1500
+    """Entry points of the dynamic hub whose pytest collection is timed (timm's size)."""
+    throughput_entrypoints: int = 200
+    throughput_small: int = 50
+    """The smaller hub of the per-entry-point cost: (time of the large - of the small) / the difference."""
+    scale_rounds: int | None = None
+    """Rounds of the collection and throughput cases (a -n 0 round of 200 entry points takes about a minute); None
+    uses ``rounds``."""
+    scale_warmup: bool = True
 
 
-FULL = Settings(rounds=5, memory_rounds=3, scaleout_rounds=3)
+FULL = Settings(rounds=5, memory_rounds=3, scaleout_rounds=3, scale_rounds=2)
 QUICK = Settings(rounds=2, memory_small=2, memory_large=8, memory_mb=20.0, scaleout_entrypoints=4,
                  scaleout_iterations=100, scaleout_rounds=1, large_model_modules=20, large_entrypoints=200,
-                 large_layer_modules=8, large_rounds=1)
+                 large_layer_modules=8, large_rounds=1, collection_entrypoints=200, throughput_entrypoints=6,
+                 throughput_small=2, scale_rounds=1, scale_warmup=False)
 
 
 @dataclass
@@ -342,5 +353,7 @@ CASES: dict[str, Callable[[Context], CaseResult]] = {
     "memory": memory,
     "scale-out": scale_out,
     "reference": reference_compare,
+    "collection": collection,
+    "throughput": throughput,
     "model-checks": model_checks,
 }
