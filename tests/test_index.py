@@ -303,21 +303,18 @@ def test_bad_sources_and_options_are_one_line_and_exit_2(hub_index, tmp_path, ar
 
 
 @pytest.mark.slow
-def test_validate_runs_every_repo_in_a_worker(hub_index, tmp_path):
+def test_validate_runs_the_repo_in_a_worker_and_caches_the_report(hub_index, tmp_path):
     listing = tmp_path / "repos.txt"
-    listing.write_text("acme/good\nacme/broken\n")
+    listing.write_text("acme/good\n")
     code, report = _json_run(hub_index, "--validate", "--timeout", "120", "--no-pretrained", source=listing)
-    assert code == 1 and report["checks"] == "validate"
-    rows = _rows(report)
-    good = rows["acme/good"]
-    assert good["command"] == "validate" and good["status"] == "passed"
+    assert code == 0 and report["checks"] == "validate"
+    good = _rows(report)["acme/good"]
+    assert good["command"] == "validate" and good["status"] == "passed" and good["summary"]["failed"] == 0
     statuses = {(c["entrypoint"], c["check"], c["device"]): c["status"] for c in good["checks"]}
     assert statuses[("mlp", "load", "cpu")] == "passed" and statuses[("mlp", "forward", "cpu")] == "passed"
-    assert "environment" in good and good["summary"]["failed"] == 0
-    broken = rows["acme/broken"]
-    assert broken["status"] == "failed" and broken["checks"]
+    assert good["environment"]["torch"] and good["timing"]["check_s"] > 0
     _, again = _json_run(hub_index, "--validate", "--timeout", "120", "--no-pretrained", source=listing)
-    assert all(record["cached"] for record in again["repos"])
+    assert again["repos"][0]["cached"]
     assert again["repos"][0]["checks"] == good["checks"], "a cached row reads back as it was written"
 
 

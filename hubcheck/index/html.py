@@ -25,7 +25,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .meta{color:#59636e;margin-bottom:16px}
 .summary{display:flex;gap:32px;align-items:flex-start;flex-wrap:wrap;margin-bottom:12px}
 table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #d1d9e0;padding:5px 8px;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #d1d9e0;padding:5px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+p,li{overflow-wrap:anywhere}
 th{background:#f6f8fa;position:sticky;top:0}
 #repos th{cursor:pointer;user-select:none;white-space:nowrap}
 #repos th[aria-sort=ascending]::after{content:" ▲"}#repos th[aria-sort=descending]::after{content:" ▼"}
