@@ -124,6 +124,20 @@ def pytest_collect_file(file_path, parent: pytest.Collector):
     return [c for c in collectors if not isinstance(c, pytest.Module)] + [hubconf]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    # A script among the repo's own files that calls sys.exit when imported (argparse at module level) would
+    # end the whole session with an INTERNALERROR: it becomes that file's collection error instead.
+    try:
+        return (yield)
+    except SystemExit as exited:
+        run = collector.config.stash.get(_RUN, None)
+        if run is None or _request_holding(run, collector.path) is None:
+            raise
+        return pytest.CollectReport(collector.nodeid, "failed",
+                                    f"{collector.path} called sys.exit({exited.code!r}) when pytest imported it", [])
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     # First, so that -k, -m, --deselect and xdist's grouping see these items too.
@@ -163,8 +177,22 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return lines
 
 
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
+    # A check that was not verified is counted apart from skips: "3 passed, 1 not verified".
+    if report.when != "call" or not report.skipped or not config.stash.get(_ACTIVE, False):
+        return None
+    from hubcheck.pytest_items import NOT_VERIFIED_PROPERTY
+
+    if any(key == NOT_VERIFIED_PROPERTY for key, _ in report.user_properties):
+        return "not verified", "N", ("NOT VERIFIED", {"purple": True})
+    return None
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    if not config.stash.get(_ACTIVE, False) or not config.option.hubcheck_update:
+    if not config.stash.get(_ACTIVE, False):
+        return
+    _hint_repo_tests(terminalreporter, config)
+    if not config.option.hubcheck_update:
         return
     from hubcheck.pytest_items import UPDATE_PROPERTY
 
@@ -177,6 +205,44 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.write_sep("=", "hubcheck --hubcheck-update")
         for message in messages:
             terminalreporter.write_line(message)
+
+
+def _hint_repo_tests(terminalreporter, config: pytest.Config) -> None:
+    """Lead users of ``pytest --hubcheck DIR`` to ``--hubcheck-repo DIR`` when DIR's own test files failed to collect.
+
+    A path argument makes pytest collect every test file under it, as it always does; hubcheck's items
+    need only the repo.
+    """
+    run = config.stash.get(_RUN, None)
+    if run is None:
+        return
+    failing: dict[str, list[str]] = {}
+    for report in terminalreporter.stats.get("error", []):
+        if getattr(report, "when", None) != "collect":
+            continue
+        path = config.rootpath / report.nodeid.split("::", 1)[0]
+        request = _request_holding(run, path)
+        if request is not None and path.name != "hubconf.py":
+            failing.setdefault(request.spec, []).append(report.nodeid)
+    named = {(config.invocation_params.dir / arg.split("::", 1)[0]).resolve() for arg in config.args}
+    for spec, nodeids in failing.items():
+        request = next(r for r in run.requests if r.spec == spec)
+        files = f"{len(nodeids)} of {spec}'s own test files failed to collect ({', '.join(nodeids[:3])}" + (
+            ", ...)" if len(nodeids) > 3 else ")")
+        if request.local in named or (request.local is not None and request.local / "hubconf.py" in named):
+            advice = ("a path argument also collects the repo's tests. To run only the hub checks, run: "
+                      f"pytest --hubcheck-repo {spec}")
+        else:
+            advice = ("pytest collected them from the paths it was given (or the current directory): name only "
+                      f"your own tests, e.g. pytest --hubcheck-repo {spec} tests/")
+        terminalreporter.write_sep("=", "hubcheck")
+        terminalreporter.write_line(f"{files}: {advice}")
+
+
+def _request_holding(run: HubcheckRun, path: Path) -> RepoRequest | None:
+    """The requested local repo whose directory holds ``path``, or None."""
+    resolved = path.resolve()
+    return next((r for r in run.requests if r.local is not None and resolved.is_relative_to(r.local)), None)
 
 
 def _check_timeout(seconds: float | None) -> None:

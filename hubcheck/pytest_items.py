@@ -37,11 +37,20 @@ from hubcheck.resolve import ResolvedRepo, SourceKind, parse_spec, require_hubco
 from hubcheck.results import CheckResult, Report, Status
 from hubcheck.run_options import RunOverrides, is_selected, plugin_overrides, plugin_value
 from hubcheck.sharding import Shard, parse_shard
-from hubcheck.validate import ACCELERATOR_CHECKS, ENTRYPOINT_CHECKS, REPO_CHECKS, ValidateOptions, ValidationSession
+from hubcheck.validate import (
+    ACCELERATOR_CHECKS,
+    ENTRYPOINT_CHECKS,
+    REPO_CHECKS,
+    ValidateOptions,
+    ValidationSession,
+    leaked_reason,
+)
 
 if TYPE_CHECKING:
     from hubcheck.lint import LintResult
 
+NOT_VERIFIED_PROPERTY = "hubcheck-not-verified"
+"""``user_properties`` key of an item whose check was not verified; it travels with xdist's reports."""
 UPDATE_PROPERTY = "hubcheck-update"
 """``user_properties`` key of what ``--hubcheck-update`` recorded; it travels with xdist's reports."""
 
@@ -271,6 +280,16 @@ class RepoState:
         digest = hashlib.sha256(self.hubconf.read_bytes()).hexdigest()
         return f"{self.run.requests.index(self.request)}:{digest}"
 
+    def leaked(self) -> list[tuple[str, int | None]]:
+        """Names lint calls leaked that a full run would have loaded, with their lines: each gets one skipped
+        ``load`` item saying why, as ``hubcheck validate`` reports them."""
+        model = self.lint.model
+        options = self.run.options
+        if model is None or options.entrypoints:
+            return []
+        return [(e.name, e.line) for e in model.entrypoints
+                if e.leaked and is_selected(e.name, (), options.select_patterns, options.exclude_patterns)]
+
     def devices(self, name: str) -> tuple[str, ...]:
         """The devices an entry point's items are collected for."""
         entry = self.config.entrypoint(name)
@@ -432,6 +451,7 @@ class HubcheckRun:
             select_patterns=tuple(plugin_value(config.option, "select-entrypoints")),
             exclude_patterns=tuple(plugin_value(config.option, "exclude-entrypoints")),
             overrides=self._overrides(config),
+            strict=plugin_value(config.option, "strict"),
         )
         self.update: bool = config.option.hubcheck_update
         self.shard: Shard | None = self._shard(config.option.hubcheck_shard)
@@ -614,6 +634,9 @@ class _RepoCollector(_CollectorBase):
                                        findings=tuple(f for f in findings if f.code == code))
         if not codes:
             yield LintItem.from_parent(self, name="lint", repo=self.repo, findings=())
+        for name, line in self.repo.leaked():
+            yield LeakedItem.from_parent(self, name=f"{name}::load", repo=self.repo, check="load", entrypoint=name,
+                                         line=line)
 
 
 class HubconfFile(_RepoCollector, pytest.File):
@@ -665,7 +688,7 @@ class HubcheckItem(pytest.Item):
         raise NotImplementedError
 
     def runtest(self) -> None:
-        _report(self.result())
+        _report(self.result(), self.repo.run.options.strict, self.user_properties)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (CheckFailure, HubcheckError)):
@@ -697,6 +720,22 @@ class RepoCheckItem(HubcheckItem):
         if self.failure is not None:
             return CheckResult(None, self.check, None, Status.FAILED, self.failure)
         return self.repo.repo_result(self.check)
+
+
+class LeakedItem(HubcheckItem):
+    """A name lint calls leaked (HUB103): not loaded, and skipped with the reason (repo-level, so in shard 1)."""
+
+    def __init__(self, *, entrypoint: str, line: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.entrypoint = entrypoint
+        self.entrypoint_line = line
+
+    def result(self) -> CheckResult:
+        return CheckResult(self.entrypoint, "load", None, Status.SKIPPED, leaked_reason(self.entrypoint),
+                           line=self.entrypoint_line)
+
+    def reportinfo(self):
+        return self.repo.hubconf, (self.entrypoint_line or 1) - 1, self.domain
 
 
 class LintItem(HubcheckItem):
@@ -762,7 +801,13 @@ def _group_name(nodeid: str) -> str:
     return "hubcheck:" + nodeid.replace("@", "_").replace("[", "_").replace("]", "_")
 
 
-def _report(result: CheckResult) -> None:
+def _report(result: CheckResult, strict: bool, properties: list[tuple[str, object]]) -> None:
+    if result.status is Status.NOT_VERIFIED:
+        # Counted apart from skips in pytest's summary line (the plugin's pytest_report_teststatus reads this).
+        properties.append((NOT_VERIFIED_PROPERTY, result.message))
+        if strict:
+            raise CheckFailure(f"not verified (--hubcheck-strict): {result.message}")
+        _skip(f"not verified: {result.message}")
     if result.status is Status.FAILED:
         raise CheckFailure(result.message)
     if result.status is Status.SKIPPED:

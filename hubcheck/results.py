@@ -18,6 +18,9 @@ class Status(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    NOT_VERIFIED = "not-verified"
+    """The check could not run for want of something only the user can give (an input that fits): neither a
+    pass nor a plain skip. It fails a report under ``--strict`` and is counted in every summary line."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class CheckSummary:
     passed: int
     failed: int
     skipped: int
+    not_verified: int = 0
 
     @classmethod
     def of(cls, checks: tuple[CheckResult, ...]) -> CheckSummary:
@@ -71,10 +75,18 @@ class CheckSummary:
             passed=sum(c.status is Status.PASSED for c in checks),
             failed=sum(c.status is Status.FAILED for c in checks),
             skipped=sum(c.status is Status.SKIPPED for c in checks),
+            not_verified=sum(c.status is Status.NOT_VERIFIED for c in checks),
         )
 
+    @property
+    def counts(self) -> str:
+        """``3 passed, 0 failed, 2 skipped``, and ``, 1 not verified`` whenever any check was not verified."""
+        text = f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+        return text + (f", {self.not_verified} not verified" if self.not_verified else "")
+
     def to_json(self) -> dict[str, int]:
-        return {"passed": self.passed, "failed": self.failed, "skipped": self.skipped}
+        return {"passed": self.passed, "failed": self.failed, "skipped": self.skipped,
+                "not_verified": self.not_verified}
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,8 @@ class Report:
     checks: tuple[CheckResult, ...] = ()
     environment: Environment | None = None
     hubcheck_version: str = __version__
+    strict: bool = False
+    """``--strict``: checks that were not verified fail the report too (by default they are only counted)."""
 
     @property
     def findings_only(self) -> bool:
@@ -126,11 +140,16 @@ class Report:
         """The findings that fail the report: warnings and errors (info findings never do)."""
         return tuple(f for f in self.findings if f.severity.fails)
 
+    def fails(self, check: CheckResult) -> bool:
+        """Whether ``check`` fails the report: it failed, or it was not verified under :attr:`strict`."""
+        return check.status is Status.FAILED or (self.strict and check.status is Status.NOT_VERIFIED)
+
     @property
     def failed(self) -> bool:
         """The one policy every command, formatter and the pytest plugin read: a report fails when a check
-        failed or lint found a warning or an error, for ``lint`` and ``validate`` alike."""
-        return bool(self.check_summary.failed or self.failing_findings)
+        failed (or, under :attr:`strict`, was not verified) or lint found a warning or an error, for ``lint``
+        and ``validate`` alike."""
+        return any(self.fails(check) for check in self.checks) or bool(self.failing_findings)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -150,5 +169,6 @@ class Report:
             data["summary"] = self.finding_summary.to_json()
         else:
             data["checks"] = [c.to_json() for c in self.checks]
-            data["summary"] = {**self.check_summary.to_json(), "findings": self.finding_summary.to_json()}
+            data["summary"] = {**self.check_summary.to_json(), "strict": self.strict,
+                               "findings": self.finding_summary.to_json()}
         return data

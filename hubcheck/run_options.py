@@ -62,6 +62,8 @@ RUN_OPTIONS: dict[str, RunOption] = {option.name: option for option in (
               metavar="DIR"),
     RunOption("allow-network", "Let repo code reach the network (default: [validate] allow_network, off).",
               is_flag=True),
+    RunOption("strict", "Fail the run when a check is not verified (forward with no input that fits); by default "
+                        "such checks are counted and shown but do not fail it.", is_flag=True),
     RunOption("entrypoint", "Check only this entry point; repeatable.", metavar="NAME", repeatable=True),
     RunOption("select-entrypoints", "Check only entry points matching this glob, e.g. 'resnet*'; repeatable.",
               metavar="GLOB", repeatable=True),

@@ -93,6 +93,8 @@ class ValidateOptions:
     """How to name the repo in suggested commands (the user's REPO argument)."""
     overrides: RunOverrides = field(default_factory=RunOverrides)
     """--config, --kwarg, --input, --method, --no-pretrained, --references, --check."""
+    strict: bool = False
+    """--strict: checks that were not verified fail the report (:attr:`Report.strict`)."""
 
 
 @dataclass
@@ -307,9 +309,7 @@ class ValidationSession:
         """One skipped ``load`` per leaked name that the selection would otherwise have run, saying why."""
         names = set(self.import_hubconf().names)
         return [
-            CheckResult(name, "load", None, Status.SKIPPED,
-                        f"not loaded: {name!r} is an imported helper that torch.hub lists by accident (lint's HUB103), "
-                        f"not a model; check it anyway with --entrypoint {name}")
+            CheckResult(name, "load", None, Status.SKIPPED, leaked_reason(name))
             for name in self.leaked_entrypoints()
             if name in names and (not self.options.entrypoints) and is_selected(
                 name, (), self.options.select_patterns, self.options.exclude_patterns)
@@ -577,6 +577,12 @@ class ValidationSession:
                 "existing": recorded.existing, "existing_note": recorded.existing_note}
 
 
+def leaked_reason(name: str) -> str:
+    """Why a name lint calls leaked is not loaded, as validate's report and the plugin's skipped item say it."""
+    return (f"not loaded: {name!r} is an imported helper that torch.hub lists by accident (lint's HUB103), "
+            f"not a model; check it anyway with --entrypoint {name} (--hubcheck-entrypoint {name} under pytest)")
+
+
 def _job_config(entry: EntrypointConfig) -> dict[str, Any]:
     tolerance = {
         "rtol": entry.tolerance.rtol, "atol": entry.tolerance.atol,
@@ -667,4 +673,5 @@ def validate_repo(
                 on_entrypoint(name)
             session.run_entrypoint(name, collect)
         environment = session.environment or environment
-    return Report(command="validate", repo=repo.to_json(), findings=findings, checks=tuple(checks), environment=environment)
+    return Report(command="validate", repo=repo.to_json(), findings=findings, checks=tuple(checks), environment=environment,
+                  strict=options.strict)

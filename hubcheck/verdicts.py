@@ -36,6 +36,9 @@ JUDGED_CHECKS = frozenset({"forward", "determinism", "state-dict-roundtrip", "re
                            *MODEL_CHECK_IDS})
 """Checks whose verdict only the judge gives: a fork that never ran repo code compares their outputs."""
 
+NOT_VERIFIABLE_CHECKS = frozenset({"forward"})
+"""Checks that may end not verified: forward, when no input fits or none can be inferred."""
+
 Key = tuple[str, "str | None"]
 
 
@@ -125,6 +128,11 @@ def read_child(run: JobRun, expected: list[Key], devices: tuple[str, ...]) -> Ch
                 report.ended[key] = message
             elif isinstance(message, Failed):
                 report.results[key] = (Status.FAILED, message.message, message.duration_s)
+            elif message.not_verified and key[0] in NOT_VERIFIABLE_CHECKS:
+                report.results[key] = (Status.NOT_VERIFIED, message.reason, message.duration_s)
+            elif message.not_verified:
+                report.problem(f"a 'not verified' {check_id(*key)}, which only forward can be")
+                continue
             else:
                 report.results[key] = (Status.SKIPPED, message.reason, message.duration_s)
             if key == report.current:

@@ -47,7 +47,7 @@ MARKER_ENV = "HUBCHECK_CORPUS_MARKER"
 TAG_ENV = "HUBCHECK_TEST_TAG"
 TRACEBACK = "Traceback (most recent call last)"
 STATIC_TIMEOUT_S = 60
-STATUSES = ("passed", "failed", "skipped")
+STATUSES = ("passed", "failed", "skipped", "not-verified")
 SETUPS = ("empty_dir", "chmod_000", "git_no_commits", "git_commit", "git_branch_and_tag")
 KEYS = {
     "command", "args", "setup", "repo", "exit_code", "timeout_s", "slow", "error", "checks", "lint", "static",

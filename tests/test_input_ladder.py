@@ -111,10 +111,12 @@ def test_validate_runs_forward_on_inputs_that_fit(tmp_path):
     assert checks[("patches", "forward")]["status"] == "passed"
     assert "model.img_size: float32 [2, 3, 56, 56]" in checks[("patches", "forward")]["message"]
     unfit = checks[("fixed", "forward")]
-    assert unfit["status"] == "skipped" and "the input must be declared" in unfit["message"]
-    assert "--input SHAPE" in unfit["message"]
+    assert unfit["status"] == "not-verified" and "the input must be declared" in unfit["message"]
+    assert "--input SHAPE[:DTYPE] (sizes joined by x" in unfit["message"]
+    # Every shape the ladder knew is listed as tried, and no other is proposed.
+    assert unfit["message"].count("float32 [") == len(candidates(torch.nn.Conv2d(3, 2, 3)))
     wrapped = checks[("wrapper", "forward")]
-    assert wrapped["status"] == "skipped" and "_Wrapper, not an nn.Module" in wrapped["message"]
+    assert wrapped["status"] == "not-verified" and "_Wrapper, not an nn.Module" in wrapped["message"]
     assert "shape = [" not in wrapped["message"] and "--method NAME" in wrapped["message"]
 
 

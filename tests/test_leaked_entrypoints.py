@@ -37,4 +37,10 @@ def test_a_leaked_helper_is_reported_not_loaded_unless_named(tmp_path, pytester:
     assert [c["status"] for c in loads] == ["failed"]  # Linear() without arguments: it really ran
 
     collected = pytester.runpytest_subprocess("--hubcheck-repo", str(repo), "--collect-only", "-q")
-    assert "::model::load[" in collected.stdout.str() and "::Linear::" not in collected.stdout.str()
+    listed = collected.stdout.str()
+    assert "::model::load[" in listed and "::Linear::load\n" in listed and "::Linear::forward" not in listed
+    ran = pytester.runpytest_subprocess("--hubcheck-repo", str(repo), "--hubcheck-device", "cpu", "-rs",
+                                        "--hubcheck-check", "none", "-p", "no:cacheprovider")
+    assert ran.ret == pytest.ExitCode.OK, ran.stdout.str()
+    ran.stdout.fnmatch_lines([("SKIPPED *not loaded: 'Linear' is an imported helper that torch.hub lists by "
+                               "accident (lint's HUB103)*--hubcheck-entrypoint Linear under pytest*")])

@@ -78,15 +78,15 @@ def print_summary(report: Report, path_prefix: str, console: Console, quiet: boo
     if not quiet:
         console.print(checks_table(report))
     for status, ids, message in _problems(report):
-        style = "red" if status is Status.FAILED else "yellow"
-        console.print(Text(status.value.upper(), style=style), Text(f"{', '.join(ids)}: {message}"))
+        style = {Status.FAILED: "red", Status.NOT_VERIFIED: "magenta"}.get(status, "yellow")
+        label = "NOT VERIFIED" if status is Status.NOT_VERIFIED else status.value.upper()
+        console.print(Text(label, style=style), Text(f"{', '.join(ids)}: {message}"))
     for finding in report.findings:
         console.print(format_finding(finding, path_prefix), markup=False, highlight=False)
-    summary = report.check_summary
     env = report.environment
     where = f" with torch {env.torch} on {', '.join(env.devices)}" if env else ""
     console.print(
-        f"{summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped; "
+        f"{report.check_summary.counts}; "
         f"{len(report.findings)} lint findings. Checked {describe_repo(report.repo)}{where}.",
         markup=False, highlight=False,
     )
@@ -99,7 +99,7 @@ def _problems(report: Report) -> list[tuple[Status, list[str], str]]:
     problems: list[tuple[Status, list[str], str]] = []
     skips: dict[str, list[str]] = {}
     for check in report.checks:
-        if check.status is Status.FAILED:
+        if check.status in (Status.FAILED, Status.NOT_VERIFIED):
             problems.append((check.status, [check.id], check.message))
         elif check.status is Status.SKIPPED:
             if check.message not in skips:

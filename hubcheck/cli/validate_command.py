@@ -33,6 +33,7 @@ from hubcheck.cli.run_flags import (
 )
 from hubcheck.errors import ExitCode
 from hubcheck.report import ValidateFormat
+from hubcheck.run_options import RUN_OPTIONS
 
 DeviceOption = Annotated[
     list[str] | None,
@@ -58,6 +59,7 @@ TorchHomeOption = Annotated[
     Path | None,
     typer.Option("--torch-home", help="TORCH_HOME for repo code (pre-fetched weights); default: a private empty one."),
 ]
+StrictOption = Annotated[bool, typer.Option(RUN_OPTIONS["strict"].cli_flag, help=RUN_OPTIONS["strict"].help)]
 MaxMemoryOption = Annotated[
     str | None, typer.Option("--max-memory", help="Kill the worker above this resident memory, e.g. 4GiB.")
 ]
@@ -93,6 +95,7 @@ def validate_command(
     no_pretrained: NoPretrainedOption = False,
     references: ReferencesOption = None,
     check: CheckOption = None,
+    strict: StrictOption = False,
     keep_obtained: Annotated[Path | None, typer.Option(
         "--keep-obtained", help="Write the obtained outputs to DIR, in the reference format, for inspection.",
         file_okay=False)] = None,
@@ -131,6 +134,7 @@ def validate_command(
             keep_obtained=keep_obtained.resolve() if keep_obtained else None,
             spec_for_commands=repo,
             overrides=overrides,
+            strict=strict,
         )
         from hubcheck.cli.progress import Progress
 

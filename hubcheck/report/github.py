@@ -34,12 +34,13 @@ def format_github(report: Report, path_prefix: str = "") -> str:
         lines.append(_command(_LEVEL[finding.severity], f"{path_prefix}{finding.path}", finding.line,
                               finding.column, f"{finding.code} {finding.name}", message))
     for check in report.checks:
-        if check.status is Status.FAILED:
-            lines.append(_command("error", f"{path_prefix}hubconf.py", check.line, None,
-                                  f"hubcheck {check.id}", check.message))
+        if report.fails(check) or check.status is Status.NOT_VERIFIED:
+            # Not verified is an error under --strict and a warning otherwise: visible either way.
+            level = "error" if report.fails(check) else "warning"
+            title = f"hubcheck {check.id}" + (" not verified" if check.status is Status.NOT_VERIFIED else "")
+            lines.append(_command(level, f"{path_prefix}hubconf.py", check.line, None, title, check.message))
     if report.findings_only:
         lines.append(format_summary(report.finding_summary))
     else:
-        summary = report.check_summary
-        lines.append(f"{summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped.")
+        lines.append(f"{report.check_summary.counts}.")
     return "\n".join(lines) + "\n"

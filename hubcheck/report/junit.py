@@ -17,16 +17,15 @@ def _xml(text: str) -> str:
 
 
 def format_junit(report: Report, path_prefix: str = "") -> str:
-    summary = report.check_summary
     failing_findings = report.failing_findings
     total_time = sum(check.duration_s for check in report.checks)
     suites = ElementTree.Element("testsuites")
     suite = ElementTree.SubElement(suites, "testsuite", {
         "name": f"hubcheck {report.repo.get('spec') or report.repo.get('path')}",
         "tests": str(len(report.checks) + len(report.findings)),
-        "failures": str(summary.failed + len(failing_findings)),
+        "failures": str(sum(map(report.fails, report.checks)) + len(failing_findings)),
         "errors": "0",
-        "skipped": str(summary.skipped),
+        "skipped": str(sum(not report.fails(c) and c.status is not Status.PASSED for c in report.checks)),
         "time": f"{total_time:.3f}",
     })
     for check in report.checks:
@@ -37,11 +36,13 @@ def format_junit(report: Report, path_prefix: str = "") -> str:
             "file": f"{path_prefix}hubconf.py",
             **({"line": str(check.line)} if check.line else {}),
         })
-        if check.status is Status.FAILED:
-            failure = ElementTree.SubElement(case, "failure", {"message": check.message.splitlines()[0] if check.message else ""})
-            failure.text = check.message
-        elif check.status is Status.SKIPPED:
-            ElementTree.SubElement(case, "skipped", {"message": check.message})
+        # JUnit has no "not verified": a skip saying so, or a failure under --strict.
+        message = f"not verified: {check.message}" if check.status is Status.NOT_VERIFIED else check.message
+        if report.fails(check):
+            failure = ElementTree.SubElement(case, "failure", {"message": message.splitlines()[0] if message else ""})
+            failure.text = message
+        elif check.status is not Status.PASSED:
+            ElementTree.SubElement(case, "skipped", {"message": message})
     for finding in report.findings:
         case = ElementTree.SubElement(suite, "testcase", {
             "classname": "hubcheck.lint",

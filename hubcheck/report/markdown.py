@@ -8,7 +8,7 @@ import re
 from hubcheck.report.text import describe_repo, finding_location, format_summary
 from hubcheck.results import Report, Status
 
-_ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.SKIPPED: "⏭️"}
+_ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.SKIPPED: "⏭️", Status.NOT_VERIFIED: "❔"}
 
 
 def _cell(text: str) -> str:
@@ -27,7 +27,6 @@ def _code(text: str) -> str:
 def format_markdown(report: Report, path_prefix: str = "") -> str:
     if report.findings_only:
         return _format_findings_markdown(report, path_prefix)
-    summary = report.check_summary
     lines = [
         f"## hubcheck {report.command}: {'failed' if report.failed else 'passed'}",
         "",
@@ -38,7 +37,8 @@ def format_markdown(report: Report, path_prefix: str = "") -> str:
         lines.append(f"Environment: Python {env.python}, torch {env.torch or 'n/a'}, devices {', '.join(env.devices)}")
         if env.isolation is not None:
             lines.append(f"Isolation: {env.isolation.summary}")
-    lines += ["", f"**{summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped**", ""]
+    strict = " (--strict: not verified fails)" if report.strict and report.check_summary.not_verified else ""
+    lines += ["", f"**{report.check_summary.counts}**{strict}", ""]
     problems = [c for c in report.checks if c.status is not Status.PASSED]
     if problems:
         lines += ["| | check | message |", "|---|---|---|"]

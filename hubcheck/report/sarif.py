@@ -97,7 +97,7 @@ def format_sarif(report: Report, path_prefix: str = "", catalogue: Sequence[Docu
             "partialFingerprints": {FINGERPRINT_KEY: f"{fingerprint}:{occurrences[fingerprint]}"},
         })
     for check in report.checks:
-        if check.status is not Status.FAILED:
+        if not report.fails(check) and check.status is not Status.NOT_VERIFIED:
             continue
         rule_id = f"check/{check.check}"
         if rule_id not in index:
@@ -106,8 +106,10 @@ def format_sarif(report: Report, path_prefix: str = "", catalogue: Sequence[Docu
         results.append({
             "ruleId": rule_id,
             "ruleIndex": index[rule_id],
-            "level": "error",
-            "message": {"text": f"{check.id}: {check.message}"},
+            # Not verified is a warning, and an error under --strict.
+            "level": "error" if report.fails(check) else "warning",
+            "message": {"text": f"{check.id}: {'not verified: ' if check.status is Status.NOT_VERIFIED else ''}"
+                                f"{check.message}"},
             "locations": [_location(f"{path_prefix}hubconf.py", check.line, None)],
             "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(check.id)},
         })

@@ -13,7 +13,8 @@ from rich.text import Text
 
 from hubcheck.results import CheckResult, Report, Status
 
-_STATUS_STYLE = {Status.PASSED: "green", Status.FAILED: "bold red", Status.SKIPPED: "yellow"}
+_STATUS_STYLE = {Status.PASSED: "green", Status.FAILED: "bold red", Status.SKIPPED: "yellow",
+                 Status.NOT_VERIFIED: "bold magenta"}
 
 
 def listing_table(listing) -> Table:

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from . import hubimport, netguard, outputs
+from .entry_kinds import Subject, subject_of
 from .input_ladder import NoInputFits, fit_inputs
 from .inputs import make_inputs
 from .protocol import Began, Docstring, Ended, Failed, Loaded, Outputs, RunJob, Skipped
@@ -46,6 +47,15 @@ class CheckFailed(Exception):
 
 class CheckSkipped(Exception):
     """A check that cannot run, with the reason."""
+
+
+class CheckNotVerified(CheckSkipped):
+    """Forward cannot run for want of an input only the user can declare: reported as not verified."""
+
+
+DECLARE_INPUT = ("pass --input SHAPE[:DTYPE] (sizes joined by x, one flag per positional argument; "
+                 "--hubcheck-input under pytest), or set inputs in [entrypoints.{name}] of a --config file")
+"""How to declare an input, said wherever forward is not verified."""
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -112,6 +122,8 @@ class _Run:
 
     device: torch.device
     model: Any = None
+    subject: Subject | None = None
+    """How the entry point's return value became ``model`` (a tuple's element, a GAN wrapper)."""
     inputs: list[torch.Tensor] | None = None
     input_specs: list[dict[str, Any]] | None = None
     problems: dict[str, str] = field(default_factory=dict)
@@ -135,7 +147,8 @@ class EntrypointChecks:
         try:
             body()
         except CheckSkipped as skipped:
-            self.emit(Skipped(check, device, str(skipped), time.perf_counter() - started))
+            self.emit(Skipped(check, device, str(skipped), time.perf_counter() - started,
+                              not_verified=isinstance(skipped, CheckNotVerified) and check == "forward"))
             return False
         except CheckFailed as failed:
             self.emit(Failed(check, device, str(failed), time.perf_counter() - started))
@@ -214,32 +227,39 @@ class EntrypointChecks:
 
     # -- loading ---------------------------------------------------------------------
 
-    def _load(self, device: torch.device, seed: int, **overrides: Any) -> Any:
+    def _load(self, device: torch.device, seed: int, **overrides: Any) -> Subject:
+        """The entry point's return value as the checks see it (:func:`subject_of`), on ``device``, in eval mode."""
         seed_everything(seed)
-        model = hubimport.load(self.job.repo, self.job.entrypoint, entry_kwargs(self.job.config, device, **overrides))
+        returned = hubimport.load(self.job.repo, self.job.entrypoint, entry_kwargs(self.job.config, device, **overrides))
+        subject = subject_of(returned)
+        model = subject.model
         if isinstance(model, torch.nn.Module):
-            model = model.to(device)
+            model.to(device)  # in place: the subject's state_module is this module or inside it
         if hasattr(model, "eval") and callable(model.eval):
             model.eval()
-        return model
+        return subject
 
     def check_load(self, run: _Run) -> None:
         run.problems["load"] = "load failed"
-        model = self._load(run.device, self.job.seed)
+        subject = self._load(run.device, self.job.seed)
+        model = subject.model
         if model is None:
             raise CheckFailed("the entry point returned None; it must return the model")
-        run.model = model
+        run.model, run.subject = model, subject
         misplaced = _misplaced_tensors(model, run.device)
         if misplaced:
             raise CheckFailed(f"not everything is on {run.device} after loading: {', '.join(misplaced[:5])}"
                               + (f" and {len(misplaced) - 5} more" if len(misplaced) > 5 else ""))
         del run.problems["load"]
-        self.emit(Loaded(str(run.device), _model_summary(model, run.device)))
+        summary = _model_summary(model, run.device)
+        self.emit(Loaded(str(run.device), f"{subject.note}: {summary}" if subject.note else summary))
 
     # -- forward ---------------------------------------------------------------------
 
     def _method(self, model: Any) -> Callable[..., Any]:
         name = self.job.config.get("method") or "__call__"
+        if name == "__call__" and not callable(model):
+            name = subject_of(model).default_method or name
         if name == "__call__":
             if not callable(model):
                 raise CheckFailed(f"the entry point returned a {type(model).__name__}, which cannot be called; "
@@ -265,11 +285,6 @@ class EntrypointChecks:
         if specs is not None:
             inputs = make_inputs(specs, self.job.seed)
             return inputs, *self._forward(run.model, inputs, device), ""
-        if not isinstance(run.model, torch.nn.Module):
-            # No shape is proposed: nothing says what a GAN wrapper, a loss or a tuple takes.
-            raise CheckSkipped(f"not verified: the entry point returns a {type(run.model).__name__}, not an nn.Module, "
-                               "so no input can be inferred; declare it (--input SHAPE[:DTYPE], and --method NAME "
-                               f"for the method that runs it, or [entrypoints.{self.job.entrypoint}] inputs and method)")
 
         def attempt(candidate: list[dict[str, Any]]) -> tuple[list[torch.Tensor], dict[str, Any], dict[str, Any]]:
             tensors = make_inputs(candidate, self.job.seed)
@@ -278,8 +293,9 @@ class EntrypointChecks:
         try:
             fitted, (inputs, leaves, structure), note = fit_inputs(run.model, attempt, passthrough=(CheckFailed,))
         except NoInputFits as nothing:
-            raise CheckSkipped(f"{nothing}: pass --input SHAPE[:DTYPE] or add to hubcheck.toml "
-                               f"[entrypoints.{self.job.entrypoint}] inputs = [{{ shape = [...] }}]") from None
+            # No shape is proposed: every one the ladder knew was tried (and is listed), or none applies.
+            method = "" if isinstance(run.model, torch.nn.Module) else "; add --method NAME for the method that runs it"
+            raise CheckNotVerified(f"{nothing}: {DECLARE_INPUT.format(name=self.job.entrypoint)}{method}") from None
         run.input_specs = fitted
         return inputs, leaves, structure, note
 
@@ -287,8 +303,8 @@ class EntrypointChecks:
         run.problems["forward"] = "forward failed"
         try:
             inputs, leaves, structure, inferred_note = self._fitted_forward(run, run.device)
-        except CheckSkipped:
-            run.problems["forward"] = "no example input"
+        except CheckNotVerified:
+            run.problems["forward"] = "forward not verified: no example input fits"
             raise
         misplaced = outputs.wrong_device(leaves, run.device)
         self._write(run.device, "forward", inputs, leaves, structure, misplaced=tuple(misplaced), note=inferred_note,
@@ -305,7 +321,7 @@ class EntrypointChecks:
         again, structure = self._forward(run.model, run.inputs, run.device)
         self._write(run.device, "repeat", run.inputs, again, structure)
         del again
-        second = self._load(run.device, self.job.seed)
+        second = self._load(run.device, self.job.seed).model
         try:
             leaves, structure = self._forward(second, run.inputs, run.device)
         finally:
@@ -322,27 +338,32 @@ class EntrypointChecks:
             return False
 
     def check_state_dict(self, run: _Run) -> None:
-        assert run.inputs is not None
-        if not isinstance(run.model, torch.nn.Module):
-            raise CheckSkipped(f"{type(run.model).__name__} is not an nn.Module")
+        """The state dict of the subject's module (a GAN wrapper's generator), into a fresh instance's."""
+        assert run.inputs is not None and run.subject is not None
+        module = run.subject.state_module
+        if module is None:
+            raise CheckSkipped(f"{type(run.model).__name__} is not an nn.Module and holds no generator")
         buffer = io.BytesIO()
-        torch.save(run.model.state_dict(), buffer)
+        torch.save(module.state_dict(), buffer)
         buffer.seek(0)
         # A fresh, randomly initialised instance: if the state dict misses anything, outputs differ.
         overrides = {"pretrained": False} if self._takes_pretrained else {}
         fresh = self._load(run.device, self.job.seed + 1, **overrides)
         try:
             state = torch.load(buffer, map_location=run.device, weights_only=True)
+            if fresh.state_module is None:
+                raise CheckFailed("a fresh instance holds no module to load the state dict into")
             try:
-                fresh.load_state_dict(state, strict=True)
+                fresh.state_module.load_state_dict(state, strict=True)
             except RuntimeError as error:
                 raise CheckFailed(f"the state dict does not load strictly into a fresh instance: {str(error)[:500]}") from None
-            leaves, structure = self._forward(fresh, run.inputs, run.device)
+            leaves, structure = self._forward(fresh.model, run.inputs, run.device)
         finally:
             del fresh
         note = " (built with pretrained=False)" if overrides else ""
+        whose = "" if module is run.model else f" of the generator ({type(module).__name__})"
         self._write(run.device, "state-dict", run.inputs, leaves, structure,
-                    note=f"{len(state)} tensors saved and loaded into a fresh instance{note}")
+                    note=f"{len(state)} tensors{whose} saved and loaded into a fresh instance{note}")
 
     # -- outputs on stored inputs ---------------------------------------------------------
 
@@ -368,7 +389,8 @@ class EntrypointChecks:
         """CPU outputs for device-parity when the CPU is not among the requested devices."""
         run = _Run(torch.device("cpu"))
         try:
-            run.model = self._load(run.device, self.job.seed)
+            run.subject = self._load(run.device, self.job.seed)
+            run.model = run.subject.model
             inputs, leaves, structure, _ = self._fitted_forward(run, run.device)
             self._write(run.device, "baseline", inputs, leaves, structure)
         except Exception:  # noqa: BLE001, S110 - the judge reports "no CPU outputs" for device-parity
@@ -386,7 +408,8 @@ class EntrypointChecks:
         run = _Run(device)
 
         def body() -> None:
-            run.model = self._load(device, self.job.seed)
+            run.subject = self._load(device, self.job.seed)
+            run.model = run.subject.model
             if run.model is None:
                 raise CheckFailed("the entry point returned None; it must return the model")
             inputs, leaves, structure, note = self._fitted_forward(run, device)

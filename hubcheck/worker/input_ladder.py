@@ -6,7 +6,10 @@ A model says what it takes in several places: timm's ``pretrained_cfg`` /
 first ``Conv``, ``Linear`` or ``Embedding`` layer. From those comes a short
 ladder of candidates (224 first for an ImageNet-style 3-channel conv, since a
 fixed final pooling or a patch grid rejects small images), each tried until
-one forward runs; the note says which ran and what was tried before it.
+one forward runs; the note says which ran and what was tried before it. Two kinds of
+entry point (:mod:`.entry_kinds`) say it differently: a GAN wrapper's noise is
+shaped as its own ``buildNoiseData`` shapes it, and a loss takes two inputs of
+one shape (an input and a target).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from .entry_kinds import is_gan_wrapper, is_loss
 from .inputs import DTYPE_NAMES
 
 T = TypeVar("T")
@@ -27,6 +31,9 @@ _IMAGE_SIZES_RGB = (224, 256, 64, 32)
 _IMAGE_SIZES_OTHER = (64, 224, 32)
 _SIGNAL_LENGTHS = (64, 256, 16000)
 _VOLUME_SIZES = ((8, 32, 32), (16, 112, 112))
+_LOSS_SHAPES = ([4, 10], [2, 3, 32, 32])
+"""A batch of logits, then of images: a loss that takes one of them takes its target in the same shape."""
+_NOISE_BATCH = 2
 _LARGE_SPATIAL = 224
 """From this side length on a batch of one is enough (and keeps references small)."""
 _MAX_ERROR_CHARS = 160
@@ -109,8 +116,26 @@ def _round_up(size: tuple[int, int], patch: tuple[int, int] | None) -> tuple[int
     return tuple(-(-side // step) * step for side, step in zip(size, patch, strict=True))  # type: ignore[return-value]
 
 
-def candidates(model: torch.nn.Module) -> list[Candidate]:
+def _noise_candidates(wrapper: Any) -> list[Candidate]:
+    """Noise shaped as the GAN wrapper's ``buildNoiseData`` makes it (made again from a seed, so it can be stored)."""
+    noise = wrapper.buildNoiseData(_NOISE_BATCH)
+    if isinstance(noise, (tuple, list)) and noise:
+        noise = noise[0]  # the GAN zoo returns (latent vectors, labels of a conditional model)
+    if not isinstance(noise, torch.Tensor) or not noise.dtype.is_floating_point:
+        return []
+    spec = _spec(list(noise.shape), DTYPE_NAMES.get(noise.dtype, "float32"))
+    return [Candidate((spec,), f"the GAN wrapper's buildNoiseData({_NOISE_BATCH})")]
+
+
+def candidates(model: Any) -> list[Candidate]:
     """The example inputs to try on ``model``, best first; empty when nothing says what it takes."""
+    if is_gan_wrapper(model):
+        return _noise_candidates(model)
+    if not isinstance(model, torch.nn.Module):
+        return []
+    if is_loss(model):
+        return [Candidate((_spec(shape), _spec(shape)), "a loss's forward(input, target): two inputs of one shape")
+                for shape in _LOSS_SHAPES]
     first = _first_layer(model)
     channels, declared, patch, where = _declared_size(model)
     dtype = "float32"
@@ -148,8 +173,17 @@ def candidates(model: torch.nn.Module) -> list[Candidate]:
     return found
 
 
+def _nothing_to_infer(model: Any) -> str:
+    if is_gan_wrapper(model):
+        return "its buildNoiseData() returned no floating-point tensor, so no noise can be inferred"
+    if not isinstance(model, torch.nn.Module):
+        return f"the entry point returns a {type(model).__name__}, not an nn.Module, and nothing says what it takes"
+    return ("no example input declared and none can be inferred from the model (no Conv, Linear or Embedding "
+            "layer, no input_size, img_size or pretrained_cfg)")
+
+
 def fit_inputs(
-    model: torch.nn.Module,
+    model: Any,
     attempt: Callable[[list[dict[str, Any]]], T],
     passthrough: tuple[type[BaseException], ...] = (),
 ) -> tuple[list[dict[str, Any]], T, str]:
@@ -164,8 +198,7 @@ def fit_inputs(
     tried: list[str] = []
     found = candidates(model)
     if not found:
-        raise NoInputFits("no example input declared and none can be inferred from the model (no Conv, Linear or "
-                          "Embedding layer, no input_size, img_size or pretrained_cfg)")
+        raise NoInputFits(f"{_nothing_to_infer(model)}; the input must be declared")
     for candidate in found:
         try:
             result = attempt([dict(spec) for spec in candidate.specs])

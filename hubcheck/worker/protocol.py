@@ -265,6 +265,8 @@ class Skipped:
     device: str | None
     reason: str
     duration_s: float = 0.0
+    not_verified: bool = False
+    """Forward could not run for want of an input that fits (hubcheck reports it as not verified)."""
 
 
 @dataclasses.dataclass(frozen=True)
