@@ -197,3 +197,18 @@ def test_every_suggested_command_runs_as_printed(tmp_path):
         assert re.search(r"(updated|created) .*(tiny|other)/default.safetensors", ran.stdout), ran.stdout
     assert sorted(p.name for p in references.iterdir()) == ["other", "tiny"]
     assert file_digests(repo) == untouched  # nothing was written into their repo
+
+
+def test_inputs_the_judge_cannot_regenerate_are_stored_in_full(tmp_path):
+    """Repo code replaced torch.randn before the inputs were made: the judge, where no repo code ran, makes
+    other values from the spec, so the reference keeps the inputs the outputs were computed on."""
+    hubconf = CONV_HUBCONF.replace('    torch.manual_seed(0)\n',
+                                   '    torch.manual_seed(0)\n    torch.randn = lambda *shape, **_: torch.full(shape[0], 0.5)\n')
+    repo = write_repo(tmp_path / "repo", {"hubconf.py": hubconf, "hubcheck.toml": CONV_CONFIG})
+    run = hubcheck("record", str(repo))
+    assert run.code == 0, run.stderr
+    reference = repo / "hubcheck_refs" / "tiny_conv" / "default.safetensors"
+    metadata, tensors = _metadata(reference)
+    assert "input_sha256" not in json.loads(metadata["hubcheck.record"])
+    assert torch.equal(tensors["input.0"], torch.full((1, 3, 64, 64), 0.5))
+    assert _reference_check(repo)["status"] == "passed"
