@@ -92,7 +92,7 @@ def _page(repo: str, snippet: str, title: str = "Model", category: str = "resear
 
 
 def build_index(tmp_path: Path) -> IndexFixture:
-    """An index of five pages: a clean repo, a broken one (lint findings, a bad snippet, bad front matter), a
+    """An index of six pages: a clean repo (two pages), a broken one (lint findings, a bad snippet, bad front matter), a
     repo without hubconf.py, a repo that does not exist, and a page with no front matter."""
     commits = {
         "good": _publish(tmp_path, "good", {"hubconf.py": GOOD_HUBCONF}),
@@ -106,6 +106,7 @@ def build_index(tmp_path: Path) -> IndexFixture:
             model = torch.hub.load('acme/good:main', 'mlp', pretrained=True, width=16, trust_repo=True)
             # model = torch.hub.load('acme/good', 'mlp', width=32)
         """, title="MLP"),
+        "acme_good_wide.md": _page("Acme/good", "model = torch.hub.load('Acme/Good', 'mlp', width=64)", title="Wide"),
         "acme_broken_resnet.md": _page("acme/broken", """
             model = torch.hub.load('acme/broken', 'resnet18', pretrained=True)
             # model = torch.hub.load('acme/broken', 'resnet19', pretrained=True)
@@ -153,7 +154,7 @@ def test_json_has_one_record_per_repo_in_the_lint_schema_with_page_checks(hub_in
     assert good["status"] == "passed" and good["findings"] == [] and good["command"] == "lint"
     assert good["repo"]["kind"] == "github" and good["repo"]["commit"] == hub_index.commits["good"]
     assert set(good["timing"]) == {"resolve_s", "check_s", "pages_s", "total_s"} and not good["cached"]
-    assert good["origins"] == ["acme_good_mlp.md"]
+    assert good["origins"] == ["acme_good_mlp.md", "acme_good_wide.md"], "GitHub names are case-insensitive"
     assert [c["status"] for c in good["pages"][0]["checks"]] == ["passed", "passed", "passed"]
     assert "2 call(s)" in _page_check(good, "page-snippets")["message"]
 

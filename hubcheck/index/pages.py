@@ -44,7 +44,7 @@ class IndexPage:
     """Relative to the index root, forward slashes."""
     text: str
     repo_id: str | None
-    """``owner/name`` the page names (``github-id``, else the ``github-link`` repo), or None."""
+    """``owner/name`` the page names (``github-id``, else the ``github-link`` repo) as written, or None."""
     repo_line: int | None
     front_matter: CheckResult
     body_line: int
@@ -120,7 +120,7 @@ def repo_check(page: IndexPage, problem: str | None) -> CheckResult:
 
 def snippets_check(page: IndexPage, model: HubconfModel | None, model_problem: str | None) -> CheckResult:
     """The page's hub calls naming its own repo: each names an entry point hubconf defines, with keywords it takes."""
-    calls = [call for call in hub_calls(page.text) if call.repo_id == page.repo_id]
+    calls = [call for call in hub_calls(page.text) if page.repo_id is not None and call.repo_id == page.repo_id.lower()]
     if not calls:
         return _result(SNIPPETS_CHECK, Status.SKIPPED, f"no torch.hub call in the page's Python snippets names "
                        f"{page.repo_id}", None)
@@ -157,10 +157,10 @@ def _call_problems(call: HubCall, model: HubconfModel) -> list[tuple[int, str]]:
 def _repo_id(front: FrontMatter) -> tuple[str | None, int | None]:
     github_id = front.text("github-id")
     if github_id and re.fullmatch(r"[\w.-]+/[\w.-]+", github_id):
-        return github_id.lower(), front.lines["github-id"]
+        return github_id, front.lines["github-id"]
     link = _GITHUB_LINK_RE.fullmatch(front.text("github-link") or "")
     if link is not None:
-        return f"{link['owner']}/{link['name']}".lower(), front.lines["github-link"]
+        return f"{link['owner']}/{link['name']}", front.lines["github-link"]
     return None, None
 
 

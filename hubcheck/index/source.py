@@ -64,12 +64,13 @@ def _read_index(root: Path) -> IndexSource:
         pages = [read_page(root, file, tags, images) for file in files]
     except OSError as error:
         raise UsageError(f"cannot read {error.filename}: {error.strerror}") from None
+    # GitHub names are case-insensitive: `NVIDIA/x` and `nvidia/x` are one repo, checked as its first page writes it.
     by_repo: dict[str, list[IndexPage]] = {}
     for page in pages:
         if page.repo_id is not None:
-            by_repo.setdefault(page.repo_id, []).append(page)
-    entries = tuple(IndexEntry(repo, root, tuple(p.path for p in named), tuple(named))
-                    for repo, named in by_repo.items())
+            by_repo.setdefault(page.repo_id.lower(), []).append(page)
+    entries = tuple(IndexEntry(named[0].repo_id or key, root, tuple(p.path for p in named), tuple(named))
+                    for key, named in by_repo.items())
     return IndexSource(root, SourceKind.INDEX, entries, tuple(p for p in pages if p.repo_id is None))
 
 
