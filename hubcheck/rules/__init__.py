@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from hubcheck.rules import code_patterns, dependencies, entrypoints, hubconf_file, import_time, suppression  # noqa: F401
+from hubcheck.rules import (  # noqa: F401
+    code_patterns,
+    dependencies,
+    docs_snippets,
+    entrypoints,
+    hubconf_file,
+    import_time,
+    suppression,
+)
 from hubcheck.rules.base import Rule, registered_rules, retired_rules
 
 ALL_RULES: tuple[Rule, ...] = registered_rules()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hubcheck.static.import_calls import CalledAtImport, functions_called_at_import
 from hubcheck.static.model import HubconfModel
@@ -16,6 +17,9 @@ from hubcheck.static.names import FileNames
 from hubcheck.static.reach import CodeUnit, NodeT, Reach
 from hubcheck.static.reader import HUBCONF, HubconfUnreadable
 from hubcheck.static.syntax import span
+
+if TYPE_CHECKING:
+    from hubcheck.static.snippets import HubCall
 
 
 @dataclass
@@ -103,6 +107,13 @@ class LintContext:
     def hubconf_nodes(self) -> Iterator[tuple[ast.AST, tuple[ast.AST, ...], str | None]]:
         """Every live node of hubconf.py, reached or not, with its ancestors and the entry point reaching it."""
         return iter(self._hubconf_nodes)
+
+    @cached_property
+    def hub_calls(self) -> tuple[HubCall, ...]:
+        """The torch.hub calls written in the repo's documentation, read on first use (only the docs rules ask)."""
+        from hubcheck.static.snippets import hub_calls
+
+        return hub_calls(self.repo_root, self.model)
 
     def names(self, path: Path) -> FileNames:
         """How names resolve in one file of the repo (hubconf.py or a module it reaches)."""

@@ -1,0 +1,112 @@
+"""The documentation rules (HUB401-HUB404) on repos the tests build: which snippets name this repo, how
+snippets are cut out of each kind of document, and the bounds on what is read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import git
+import pytest
+
+from hubcheck.lint import lint_repo
+from hubcheck.static import snippets
+from hubcheck.static.snippets import hub_calls
+from tests.helpers import write_repo
+
+HUBCONF = '''
+dependencies = ["torch"]
+
+
+def resnet(pretrained=False):
+    """A model.
+
+    Args:
+        pretrained: unused.
+    """
+    return None
+'''
+
+
+def _codes(repo: Path) -> list[str]:
+    return sorted(f"{f.path}:{f.line or 0}:{f.code}" for f in lint_repo(repo, select=("HUB4",)).findings)
+
+
+def _readme(*lines: str) -> str:
+    return "```python\nimport torch\n" + "\n".join(lines) + "\n```\n"
+
+
+def test_a_github_snippet_names_this_repo_through_its_git_remote(tmp_path):
+    repo = write_repo(tmp_path / "checkout", {"hubconf.py": HUBCONF, "README.md": _readme(
+        'a = torch.hub.load("acme/zoo", "resnt", trust_repo=True)',
+        'b = torch.hub.load("acme/zoo:v2", "resnet", trust_repo=True, pretrained=True, width=3)',
+        'c = torch.hub.load("someone/else", "resnt", trust_repo=True)',
+    )})
+    assert _codes(repo) == []  # the directory is `checkout`, and no remote names it yet
+    git.Repo.init(repo).create_remote("origin", "git@github.com:acme/zoo.git")
+    assert _codes(repo) == ["README.md:3:HUB401", "README.md:4:HUB402"]
+
+
+@pytest.mark.parametrize("folder", ["zoo", "acme__zoo", "acme_zoo_main", "ACME_Zoo_v1.2"])
+def test_a_github_snippet_names_this_repo_through_its_directory(tmp_path, folder):
+    repo = write_repo(tmp_path / folder, {"hubconf.py": HUBCONF, "README.md": _readme(
+        'model = torch.hub.load("acme/zoo", "resnt", trust_repo=True)')})
+    assert _codes(repo) == ["README.md:3:HUB401"]
+
+
+def test_a_fork_naming_its_upstream_counts(tmp_path):
+    repo = write_repo(tmp_path / "checkout", {"hubconf.py": HUBCONF, "README.md": _readme(
+        'model = torch.hub.load("upstream/zoo", "resnt", trust_repo=True)')})
+    git.Repo.init(repo).create_remote("origin", "https://github.com/me/zoo")
+    assert _codes(repo) == ["README.md:3:HUB401"]
+
+
+def test_snippets_are_read_from_every_kind_of_document(tmp_path):
+    notebook = ('{"cells": [{"cell_type": "code", "source": ["!pip install x\\n", '
+                '"m = torch.hub.load(\\".\\", \\"nb\\", source=\\"local\\")"]}]}')
+    repo = write_repo(tmp_path / "zoo", {
+        "hubconf.py": HUBCONF.replace('"""A model.', '"""A model.\n\n    >>> torch.hub.load(".", "doc", source="local")'),
+        "README.md": "Inline: `m = torch.hub.load('.', 'inline', source='local')`.\n",
+        "docs/guide/usage.md": _readme('from torch import hub', 'm = hub.load(".", "aliased", source="local")'),
+        "docs/api.rst": "Load it::\n\n    m = torch.hub.load('.', 'literal', source='local')\n",
+        "examples/deep/demo.ipynb": notebook,
+        "src/not_docs.md": _readme('m = torch.hub.load(".", "not_read", source="local")'),
+    })
+    found = {(call.path.relative_to(repo).as_posix(), call.line, call.column, call.entrypoint)
+             for call in hub_calls(repo, None)}
+    assert found == {("README.md", 1, 14, "inline"), ("docs/guide/usage.md", 4, 5, "aliased"),
+                     ("docs/api.rst", 3, 9, "literal"), ("examples/deep/demo.ipynb", None, None, "nb")}
+    assert "hubconf.py:7:HUB401" in _codes(repo)  # the docstring's doctest line
+
+
+def test_what_reaches_the_entry_point(tmp_path):
+    repo = write_repo(tmp_path / "zoo", {"README.md": _readme(
+        'repo = "acme/zoo"',
+        'm = torch.hub.load(repo, "resnet", 1, 2, source="github", trust_repo=True, verbose=False, width=3)',
+        'n = torch.hub.load(repo, "resnet", **options)',
+    )})
+    first, second = hub_calls(repo, None)
+    assert (first.repo, first.entrypoint, first.positional, first.keywords, first.splat, first.trust_repo) == (
+        "acme/zoo", "resnet", 2, ("width",), False, "True")
+    assert second.splat and second.trust_repo is None
+
+
+def test_documents_past_the_bounds_are_not_read(tmp_path, monkeypatch):
+    repo = write_repo(tmp_path / "zoo", {"hubconf.py": HUBCONF,
+                                         "BIG.md": _readme('m = torch.hub.load(".", "big", source="local")')})
+    os.mkfifo(repo / "README.md")
+    monkeypatch.setattr(snippets, "MAX_DOC_BYTES", 40)
+    assert hub_calls(repo, None) == ()
+    monkeypatch.undo()
+    assert [call.entrypoint for call in hub_calls(repo, None)] == ["big"]
+
+
+def test_documents_are_read_only_when_a_docs_rule_runs(tmp_path, monkeypatch):
+    repo = write_repo(tmp_path / "zoo", {"hubconf.py": HUBCONF, "README.md": _readme(
+        'torch.hub.load("acme/zoo", "resnet")')})
+
+    def refuse(*args):
+        raise AssertionError("documentation read although no docs rule runs")
+
+    monkeypatch.setattr(snippets, "hub_calls", refuse)
+    assert lint_repo(repo, select=("HUB1", "HUB2", "HUB3")).findings == ()
