@@ -130,6 +130,7 @@ def hub_index(tmp_path: Path) -> IndexFixture:
 def _json_run(fixture: IndexFixture, *args: str, source: Path | None = None) -> tuple[int, dict]:
     run = hubcheck("index", str(source or fixture.index), "--format", "json", *args, env=fixture.env)
     assert run.stdout, run.stderr
+    assert run.stderr == "", "off a terminal nothing but the report is printed (no progress, no notes)"
     return run.code, json.loads(run.stdout)
 
 
