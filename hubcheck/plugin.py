@@ -192,6 +192,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     if not config.stash.get(_ACTIVE, False):
         return
     _hint_repo_tests(terminalreporter, config)
+    _list_not_verified(terminalreporter)
     if not config.option.hubcheck_update:
         return
     from hubcheck.pytest_items import UPDATE_PROPERTY
@@ -237,6 +238,16 @@ def _hint_repo_tests(terminalreporter, config: pytest.Config) -> None:
                       f"your own tests, e.g. pytest --hubcheck-repo {spec} tests/")
         terminalreporter.write_sep("=", "hubcheck")
         terminalreporter.write_line(f"{files}: {advice}")
+
+
+def _list_not_verified(terminalreporter) -> None:
+    """Every item whose check was not verified, with why: pytest's ``-rs`` lists skips, which these are not."""
+    reports = terminalreporter.stats.get("not verified", [])
+    if reports:
+        terminalreporter.write_sep("=", "hubcheck: not verified (fails with --hubcheck-strict)")
+        for report in reports:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.write_line(f"NOT VERIFIED {report.nodeid}: {reason.removeprefix('Skipped: ')}")
 
 
 def _request_holding(run: HubcheckRun, path: Path) -> RepoRequest | None:
