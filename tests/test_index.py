@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -378,3 +379,56 @@ def test_forge_links_go_to_github_at_the_commit(monkeypatch):
     assert blob_base({"kind": "git", "url": "https://gitlab.com/o/n.git", "commit": "abc"}) is None
     assert blob_base({"kind": "local", "url": None, "commit": "abc"}) is None
     assert blob_base({**github, "dirty": True}) is None
+
+
+def test_on_a_terminal_progress_goes_to_stderr_with_each_failure(hub_index):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "hubcheck", "index", str(hub_index.index)], stdout=subprocess.PIPE,
+            stderr=slave, stdin=subprocess.DEVNULL, env={**os.environ, **hub_index.env, "COLUMNS": "200"}, timeout=120,
+        )
+        os.close(slave)
+        slave = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+        if slave != -1:
+            os.close(slave)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))  # rich's colours and cursor moves
+    assert process.returncode == 2 and json.loads(process.stdout)["summary"]["repos"] == 4
+    assert "FAILED acme/broken: " in text and "ERROR acme/missing: could not clone" in text
+    assert "acme/good" not in text.replace("acme/good:", ""), "passing repos print no line of their own"
+
+
+def test_lint_only_runs_no_repo_code(hub_index, tmp_path):
+    marker = tmp_path / "imported"
+    repo = write_repo(tmp_path / "trap", {"hubconf.py": f'''
+        """Writes a marker when anything imports or runs it."""
+        from pathlib import Path
+        Path({str(marker)!r}).write_text("ran")
+        dependencies = []
+
+
+        def model():
+            """A model."""
+            return None
+    '''})
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"{repo}\n")
+    code, report = _json_run(hub_index, source=listing)
+    assert code == 1 and "HUB301" in {f["code"] for f in report["repos"][0]["findings"]}
+    assert not marker.exists()
