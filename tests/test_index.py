@@ -432,3 +432,12 @@ def test_lint_only_runs_no_repo_code(hub_index, tmp_path):
     code, report = _json_run(hub_index, source=listing)
     assert code == 1 and "HUB301" in {f["code"] for f in report["repos"][0]["findings"]}
     assert not marker.exists()
+
+
+def test_a_cache_that_cannot_be_written_costs_one_line_not_the_run(hub_index, tmp_path):
+    (tmp_path / "cache").mkdir(exist_ok=True)
+    (tmp_path / "cache" / "index").write_text("a file where the index cache directory belongs\n")
+    run = hubcheck("index", str(hub_index.index), env=hub_index.env)
+    assert run.code == 2 and json.loads(run.stdout)["summary"]["failed"] == 2
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("hubcheck: cannot write the index cache at ")
+    assert run.stderr.rstrip().endswith("; pass --no-cache or set HUBCHECK_CACHE")

@@ -102,6 +102,8 @@ def index_command(
     live = sys.stderr.isatty() and not quiet()
     with _Progress(live, len(index_source.entries)) as progress:
         report = run_index(index_source, settings, jobs=jobs, on_row=progress.row)
+    if report.cache_problem:
+        typer.echo(f"hubcheck: {report.cache_problem}; pass --no-cache or set HUBCHECK_CACHE", err=True)
     emit(_render(report, format), output)
     if report.exit_code:
         raise typer.Exit(int(report.exit_code))

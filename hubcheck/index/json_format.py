@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hubcheck.index.results import IndexReport
+from hubcheck.index.results import IndexReport, page_json
 
 
 def format_json(report: IndexReport) -> str:
@@ -15,7 +15,6 @@ def format_json(report: IndexReport) -> str:
         "source": {"path": report.source, "kind": report.source_kind},
         "summary": report.summary_json(),
         "repos": [row.to_json() for row in report.rows],
-        "orphan_pages": [{"path": page.path, "checks": [{**c.to_json(), "line": c.line} for c in page.checks]}
-                         for page in report.orphan_pages],
+        "orphan_pages": [page_json(page) for page in report.orphan_pages],
     }
     return json.dumps(data, indent=2) + "\n"

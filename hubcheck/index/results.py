@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hubcheck import __version__
@@ -54,6 +54,8 @@ class RepoRow:
     timing: Timing = Timing()
     cached: bool = False
     """The row was read back from the index cache (unchanged commit and hubcheck version)."""
+    cache_problem: str | None = field(default=None, compare=False)
+    """Why the row could not be kept for the next run (not part of the row's JSON)."""
 
     @property
     def status(self) -> RowStatus:
@@ -90,16 +92,16 @@ class RepoRow:
             "error": self.error,
             "internal_error": self.internal,
             "origins": list(self.origins),
-            "pages": [{"path": page.path, "checks": [_with_line(check) for check in page.checks]}
-                      for page in self.pages],
+            "pages": [page_json(page) for page in self.pages],
             "timing": self.timing.to_json(),
             "cached": self.cached,
         })
         return data
 
 
-def _with_line(check) -> dict[str, Any]:
-    return {**check.to_json(), "line": check.line}
+def page_json(page: PageResult) -> dict[str, Any]:
+    """A page's checks as JSON, each with the page line it is about."""
+    return {"path": page.path, "checks": [{**check.to_json(), "line": check.line} for check in page.checks]}
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,11 @@ class IndexReport:
     wall_s: float = 0.0
     jobs: int = 1
     hubcheck_version: str = __version__
+
+    @property
+    def cache_problem(self) -> str | None:
+        """Why rows could not be kept for the next run (the first reason), or None."""
+        return next((row.cache_problem for row in self.rows if row.cache_problem), None)
 
     def count(self, status: RowStatus) -> int:
         return sum(row.status is status for row in self.rows)

@@ -135,7 +135,7 @@ def _check(entry: IndexEntry, settings: IndexSettings, identity: str, started: f
                   timing=Timing(resolved_at - started, checked_at - resolved_at, finished - checked_at,
                                 finished - started))
     if cache is not None and key is not None:
-        cache.store(key, row)  # A cache that cannot be written costs the next run time, not this run.
+        return replace(row, cache_problem=cache.store(key, row))
     return row
 
 
