@@ -7,7 +7,15 @@ import sys
 import typer
 
 from hubcheck import __version__
-from hubcheck.cli import diff_command, index_command, init_command, record_command, static_commands, validate_command
+from hubcheck.cli import (
+    diff_command,
+    index_command,
+    init_command,
+    record_command,
+    static_commands,
+    validate_command,
+    weights_command,
+)
 from hubcheck.cli.common import QUIET
 from hubcheck.errors import ExitCode
 
@@ -44,6 +52,7 @@ def _root(
 
 static_commands.register(app)
 diff_command.register(app)
+weights_command.register(app)
 validate_command.register(app)
 record_command.register(app)
 init_command.register(app)

@@ -1,0 +1,189 @@
+"""Every weight file a hub repo's entry points reach, found statically.
+
+The calls looked for are torch.hub's downloads (``load_state_dict_from_url``, also as
+``torch.utils.model_zoo.load_url``, and ``download_url_to_file``), hand-written downloads
+(``urllib.request.urlretrieve``, ``requests.get``, ``wget.download``, ``gdown.download``) and
+``torch.load`` of a path in the repo. Their URL or path is resolved through the static model:
+literals, f-strings, ``+`` and ``os.path.join`` chains, names bound once (``URL = "..."``) and
+dicts of URLs (``model_urls[arch]`` gives every value). Each entry point's code is walked on
+its own, so a weight lists every entry point that reaches it.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from hubcheck.static.model import HubconfModel
+from hubcheck.static.modules import ModuleIndex
+from hubcheck.static.names import DOWNLOAD_URL_TO_FILE, LOAD_STATE_DICT_FROM_URL, MAYBE, TORCH_LOAD, argument
+from hubcheck.static.reach import Reach
+from hubcheck.static.syntax import enclosing_functions, short_source
+
+IMPORT_TIME = "(import)"
+"""The entry point name given to code that runs when hubconf.py is imported."""
+_HAND_WRITTEN = frozenset({"urllib.request.urlretrieve", "requests.get", "wget.download", "gdown.download",
+                           "urllib.request.urlopen"})
+# torch/hub.py: the hash prefix is what sits between the last '-' and the first '.' after it.
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")
+
+
+@dataclass(frozen=True)
+class WeightSite:
+    """One call that fetches or opens a weight file."""
+
+    path: str
+    """File, relative to the repo root."""
+    line: int
+    loader: str
+    """The function called, e.g. ``torch.hub.load_state_dict_from_url``."""
+
+
+@dataclass(frozen=True)
+class WeightRef:
+    """One weight URL or local path and everything that uses it."""
+
+    location: str
+    """The URL, the path, or (``kind == "unresolved"``) the source text of the expression."""
+    kind: str
+    """``url``, ``path`` or ``unresolved``."""
+    file_name: str | None
+    """The name torch.hub caches it under (``<hub>/checkpoints/<file_name>``), for URLs."""
+    hash_prefix: str | None
+    """The hex digits the file's sha256 must start with: from the file name (what ``check_hash=True`` reads),
+    or ``download_url_to_file``'s ``hash_prefix``; None when there are none."""
+    hash_checked: bool | None
+    """Whether the call checks the hash (``check_hash=True``, ``hash_prefix=``); None when that is decided at run time."""
+    entrypoints: tuple[str, ...]
+    """Entry points whose code reaches it (:data:`IMPORT_TIME` for hubconf's import)."""
+    sites: tuple[WeightSite, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"location": self.location, "kind": self.kind, "file_name": self.file_name,
+                "hash_prefix": self.hash_prefix, "hash_checked": self.hash_checked,
+                "entrypoints": list(self.entrypoints),
+                "sites": [{"path": s.path, "line": s.line, "loader": s.loader} for s in self.sites]}
+
+
+def hash_prefix(file_name: str) -> str | None:
+    """The hash prefix torch.hub reads from a checkpoint's file name (``resnet18-f37072fd.pth``), or None."""
+    match = _HASH_IN_NAME.search(file_name)
+    return match.group(1) if match else None
+
+
+def list_weights(repo_root: Path, model: HubconfModel, index: ModuleIndex | None = None) -> tuple[WeightRef, ...]:
+    """Every weight the entry points of ``model`` reach, sorted by location; nothing of the repo runs."""
+    from hubcheck.static.names import FileNames
+
+    repo_root = repo_root.resolve()
+    index = index or ModuleIndex(repo_root)
+    found: dict[tuple[str, str], dict] = {}
+    names: dict[Path, FileNames] = {}
+    for entry in model.entrypoints:
+        if entry.leaked:
+            continue
+        reach = Reach(dataclasses.replace(model, entrypoints=(entry,)), index)
+        for unit, call in reach.nodes_of(ast.Call):
+            file_names = names.get(unit.path)
+            if file_names is None:
+                tree = model.tree if unit.path == model.path else index.tree(unit.path)
+                file_names = names[unit.path] = FileNames(tree)
+            callee = file_names.qualified(call.func)
+            if callee is None or not _is_loader(callee):
+                continue
+            chain = enclosing_functions(reach.ancestors(unit, call))
+            user = IMPORT_TIME if unit.import_time and unit.entrypoint is None else entry.name
+            site = WeightSite(_relative(unit.path, repo_root), call.lineno, callee)
+            for location, kind in _locations(call, callee, file_names, chain):
+                file_name = _file_name(call, callee, file_names, chain, location, kind)
+                record = found.setdefault((location, kind), {
+                    "checked": _hash_checked(call, callee), "file_name": file_name,
+                    "hash": _given_hash(call, callee, file_names, chain) or (hash_prefix(file_name) if file_name else None),
+                    "users": set(), "sites": set()})
+                record["users"].add(user)
+                record["sites"].add(site)
+    refs = []
+    for (location, kind), record in sorted(found.items()):
+        refs.append(WeightRef(location, kind, record["file_name"], record["hash"], record["checked"],
+                              tuple(sorted(record["users"])), tuple(sorted(record["sites"], key=lambda s: (s.path, s.line)))))
+    return tuple(refs)
+
+
+def _is_loader(callee: str) -> bool:
+    return callee in (LOAD_STATE_DICT_FROM_URL, DOWNLOAD_URL_TO_FILE, TORCH_LOAD) or callee in _HAND_WRITTEN
+
+
+def _locations(call: ast.Call, callee: str, names, chain) -> list[tuple[str, str]]:
+    """(location, kind) for each value the call's URL or path may be."""
+    passed = argument(call, 0, "f" if callee == TORCH_LOAD else "url")
+    if passed is None or passed is MAYBE:
+        return []
+    values = names.literal_candidates(passed, chain)
+    if callee == TORCH_LOAD:
+        if values:
+            return [(value, "url" if "://" in value else "path") for value in values]
+        # A buffer or a file this process made is no weight; a path anchored to the repo is.
+        return [(short_source(passed, 120), "unresolved")] if "__file__" in ast.unparse(passed) else []
+    urls = [value for value in values if "://" in value]
+    if urls:
+        return [(url, "url") for url in urls]
+    if callee in _HAND_WRITTEN and not values:
+        return []  # requests.get(some_url) of anything: only literal weight URLs are weights
+    return [(short_source(passed, 120), "unresolved")]
+
+
+def _file_name(call: ast.Call, callee: str, names, chain, location: str, kind: str) -> str | None:
+    if kind != "url":
+        return None
+    if callee == LOAD_STATE_DICT_FROM_URL:
+        given = argument(call, 5, "file_name")
+        if given is not None and given is not MAYBE:
+            return names.literal(given, chain)  # None when decided at run time
+    if callee == DOWNLOAD_URL_TO_FILE:
+        dst = argument(call, 1, "dst")
+        literal = names.literal(dst, chain) if dst is not None and dst is not MAYBE else None
+        if literal is not None:
+            return os.path.basename(literal)
+    return os.path.basename(urlparse(location).path) or None
+
+
+def _given_hash(call: ast.Call, callee: str, names, chain) -> str | None:
+    """``download_url_to_file``'s literal ``hash_prefix``, which it checks instead of a name's."""
+    if callee != DOWNLOAD_URL_TO_FILE:
+        return None
+    given = argument(call, 2, "hash_prefix")
+    return names.literal(given, chain) if given is not None and given is not MAYBE else None
+
+
+def _hash_checked(call: ast.Call, callee: str) -> bool | None:
+    if callee == LOAD_STATE_DICT_FROM_URL:
+        check = argument(call, 4, "check_hash")
+        return _constant_bool(check, default=False)
+    if callee == DOWNLOAD_URL_TO_FILE:
+        given = argument(call, 2, "hash_prefix")
+        if given is None or (isinstance(given, ast.Constant) and given.value in (None, "")):
+            return False
+        return None if given is MAYBE else True
+    return False if callee in _HAND_WRITTEN else None
+
+
+def _constant_bool(node: ast.expr | None, default: bool) -> bool | None:
+    if node is None:
+        return default
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+def _relative(path: Path, root: Path) -> str:
+    for candidate in (path, path.resolve()):
+        try:
+            return candidate.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()
