@@ -14,6 +14,7 @@ wherever the signature names it) or a ``pretrained`` kwarg, never an input, exce
     python benchmarks/realworld/validate_parity.py                 # every repo with validate_flags
     python benchmarks/realworld/validate_parity.py --repo facebookresearch/dino --repo XingangPan/IBN-Net
     python benchmarks/realworld/validate_parity.py --json parity.json
+    python benchmarks/realworld/validate_parity.py --extra=--check --extra=none   # without the model checks
 
 Nothing is written into the trees: references are never recorded, and the worker keeps the repo unchanged.
 """
@@ -204,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", action="append", default=[], help="only this repo (owner/name); repeatable")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per command (default 1800)")
     parser.add_argument("--json", type=Path, help="also write every verdict and the figures to this file")
+    parser.add_argument("--extra", action="append", default=[], help="a validate flag added to every repo's "
+                        "flags (and its twin to the plugin's); repeatable, e.g. --extra=--check --extra=none")
     args = parser.parse_args(argv)
-    repos = corpus_repos(args.repo)
+    repos = [Repo(r.name, r.tree, (*r.flags, *args.extra)) for r in corpus_repos(args.repo)]
     if not repos:
         print("no repo with validate_flags has a tree under benchmarks/realworld/trees (run fetch.py)", file=sys.stderr)
         return 2
