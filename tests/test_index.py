@@ -14,7 +14,7 @@ import pytest
 
 from hubcheck.index.forge import blob_base, line_url
 from hubcheck.index.frontmatter import read_front_matter
-from hubcheck.index.snippets import hub_calls
+from hubcheck.index.snippets import page_calls
 from tests.helpers import file_digests, hubcheck, write_repo
 
 ACTOR = git.Actor("Hub Check", "hubcheck@example.com")
@@ -344,27 +344,26 @@ def test_front_matter_reads_pytorch_hubs_subset_and_reports_what_it_cannot():
     assert read_front_matter("---\ntitle: never closed\n") is None
 
 
-def test_snippets_find_hub_calls_in_python_blocks_comments_and_notebook_lines():
+def test_page_calls_read_python_blocks_and_commented_out_variants():
     text = textwrap.dedent('''
-        Text with torch.hub.load('a/b', 'not_code').
+        Prose that mentions torch.hub.load without code.
 
         ```python
         !pip install thing
-        model = torch.hub.load(repo_or_dir='a/b:v1', model='m', pretrained=True, source='github', **extra)
-        #   model = hub.load('a/b', 'm2', depth=3)
+        model = torch.hub.load(repo_or_dir='a/b:v1', model='m', pretrained=True, trust_repo=True)
+        #   model = torch.hub.load('A/B', 'm2', depth=3)
         names = torch.hub.list('a/b')
-        torch.hub.load(name, 'dynamic')
         ```
 
         ```bash
         python -c "torch.hub.load('a/b', 'shell')"
         ```
     ''')
-    calls = hub_calls(text)
-    assert [(c.function, c.repo_id, c.entrypoint, c.keywords, c.splat, c.line, c.commented) for c in calls] == [
-        ("load", "a/b", "m", ("pretrained",), True, 6, False),
-        ("load", "a/b", "m2", ("depth",), False, 7, True),
-        ("list", "a/b", None, (), False, 8, False),
+    calls = page_calls(Path("page.md"), text)
+    assert [(c.call.function, c.repo_id, c.call.entrypoint, c.call.keywords, c.line, c.commented) for c in calls] == [
+        ("load", "a/b", "m", ("pretrained",), 6, False),
+        ("load", "a/b", "m2", ("depth",), 7, True),
+        ("list", "a/b", None, (), 8, False),
     ]
 
 

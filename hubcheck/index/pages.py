@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hubcheck.config_overlay import accepts
 from hubcheck.index.frontmatter import FrontMatter, read_front_matter
-from hubcheck.index.snippets import HubCall, hub_calls
+from hubcheck.index.snippets import PageCall, page_calls
 from hubcheck.results import CheckResult, Status
 from hubcheck.static.model import HubconfModel
 
@@ -120,7 +120,8 @@ def repo_check(page: IndexPage, problem: str | None) -> CheckResult:
 
 def snippets_check(page: IndexPage, model: HubconfModel | None, model_problem: str | None) -> CheckResult:
     """The page's hub calls naming its own repo: each names an entry point hubconf defines, with keywords it takes."""
-    calls = [call for call in hub_calls(page.text) if page.repo_id is not None and call.repo_id == page.repo_id.lower()]
+    calls = [call for call in page_calls(Path(page.path), page.text)
+             if page.repo_id is not None and call.repo_id == page.repo_id.lower()]
     if not calls:
         return _result(SNIPPETS_CHECK, Status.SKIPPED, f"no torch.hub call in the page's Python snippets names "
                        f"{page.repo_id}", None)
@@ -136,8 +137,9 @@ def snippets_check(page: IndexPage, model: HubconfModel | None, model_problem: s
                    f"they take{note}", calls[0].line)
 
 
-def _call_problems(call: HubCall, model: HubconfModel) -> list[tuple[int, str]]:
-    where = "a commented-out " if call.commented else ""
+def _call_problems(page_call: PageCall, model: HubconfModel) -> list[tuple[int, str]]:
+    call, line = page_call.call, page_call.line
+    where = "a commented-out " if page_call.commented else ""
     if call.entrypoint is None:
         return []
     entry = model.entrypoint(call.entrypoint)
@@ -147,10 +149,10 @@ def _call_problems(call: HubCall, model: HubconfModel) -> list[tuple[int, str]]:
         names = [e.name for e in model.entrypoints]
         close = difflib.get_close_matches(call.entrypoint, names, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return [(call.line, (f"{where}torch.hub.{call.function} names {call.entrypoint!r}, which hubconf.py does "
+        return [(line, (f"{where}torch.hub.{call.function} names {call.entrypoint!r}, which hubconf.py does "
                  f"not define{hint}"))]
     unaccepted = [key for key in call.keywords if not accepts(entry.parameters, key)]
-    return [(call.line, (f"{where}torch.hub.load passes {key}= to {call.entrypoint!r}, whose signature "
+    return [(line, (f"{where}torch.hub.load passes {key}= to {call.entrypoint!r}, whose signature "
              f"{entry.signature} does not take it")) for key in unaccepted]
 
 

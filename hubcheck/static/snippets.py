@@ -109,6 +109,11 @@ def hub_calls(repo_root: Path, model: HubconfModel | None) -> tuple[HubCall, ...
     return tuple(found)
 
 
+def markdown_calls(path: Path, text: str) -> tuple[HubCall, ...]:
+    """Every torch.hub call in markdown ``text``, read as the file ``path`` (a hub index page, outside any repo)."""
+    return tuple(call for block in _markdown_blocks(path, text.splitlines()) for call in _calls_in(block))
+
+
 def doc_files(repo_root: Path) -> list[Path]:
     """The documentation files read, sorted, at most :data:`MAX_DOC_FILES`."""
     found: set[Path] = set()
