@@ -201,9 +201,7 @@ def entrypoint_undocumented_parameter(ctx: LintContext):
     severity=Severity.WARNING,
     message="{name!r}, imported from {module}, is listed by torch.hub.list as an entry point, "
             "but it is a helper, not a model users load",
-    fix="import it under a private name (`from {module} import {original} as _{original}`) and use "
-        "`_{original}` in hubconf; if it is meant to be an entry point, re-export it on purpose "
-        "(`from {module} import {original} as {name}`, or list it in `__all__`)",
+    fix="{remedy}",
 )
 def leaked_import_entrypoint(ctx: LintContext):
     """
@@ -220,7 +218,9 @@ def leaked_import_entrypoint(ctx: LintContext):
     resnet50_x, resnet101_x`, a hubconf that is only such imports) is its
     entry point list and is not flagged, nor is a re-export written
     `from m import x as x`, renamed (`import X as x` from the repo) or
-    listed in `__all__`.
+    listed in `__all__`. A star import (`from mypkg.models import *`) of
+    a repo module without `__all__` brings the names that module imports
+    itself (`Optional`, `partial`): those are flagged too.
 
     ## Why is this bad?
     torch.hub.list returns every public callable in hubconf's namespace,
@@ -261,11 +261,25 @@ def leaked_import_entrypoint(ctx: LintContext):
     model = ctx.model
     if model is None:
         return
+    star_lines = {node.lineno for node, _, _ in ctx.hubconf_nodes()
+                  if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names)}
     for entry in model.entrypoints:
         if entry.leaked:
             module, _, original = (entry.origin or entry.name).rpartition(".")
+            module = module or "?"
+            template = _STAR_REMEDY if entry.line in star_lines else _IMPORT_REMEDY
+            remedy = template.format(name=entry.name, module=module, original=original)
             yield Violation(model.path, entry.line, entry.column,
-                            {"name": entry.name, "module": module or "?", "original": original}, entry.name)
+                            {"name": entry.name, "module": module, "original": original, "remedy": remedy},
+                            entry.name)
+
+
+_IMPORT_REMEDY = ("import it under a private name (`from {module} import {original} as _{original}`) and use "
+                  "`_{original}` in hubconf; if it is meant to be an entry point, re-export it on purpose "
+                  "(`from {module} import {original} as {name}`, or list it in `__all__`)")
+# A star import has no name to make private: the module it reads decides what comes along.
+_STAR_REMEDY = ("give {module} an `__all__` that lists only what hubconf should show: a star import of a module "
+                "without one brings every public name it binds, its own imports included")
 
 
 @rule(

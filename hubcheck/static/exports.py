@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hubcheck.static.model import EntryPoint, EntryPointKind
-from hubcheck.static.modules import ModuleIndex
+from hubcheck.static.modules import Callability, ModuleIndex
 from hubcheck.static.syntax import walk_live
 
 
@@ -43,6 +43,11 @@ def with_intended_reexports(entrypoints: Iterable[EntryPoint], tree: ast.Module,
 def _intended(entry: EntryPoint, used: frozenset[str], defines_own: bool, index: ModuleIndex) -> bool:
     module, _, original = (entry.origin or "").rpartition(".")
     from_repo = entry.definition.local if entry.definition is not None else bool(module) and index.is_local(module)
+    if from_repo and entry.definition is None:
+        # A repo module passing on what it imported (`from typing import Any` in a module hubconf
+        # star-imports) hands over a name that is not the repo's.
+        info = index.lookup(module, original)
+        from_repo = info.local or info.callability is Callability.UNKNOWN
     if not from_repo or entry.name in used:
         return False
     is_class = entry.definition is not None and isinstance(entry.definition.node, ast.ClassDef)
