@@ -243,10 +243,13 @@ def _incomplete_reason(model: HubconfModel) -> str:
 
 
 def _renamed_hint(removed: EntryPoint, added: list[str], head: Mapping[str, EntryPoint]) -> str:
-    """`` (renamed to 'x'?)`` when a new name looks like the removed one or has its signature."""
-    same_signature = [name for name in added
-                      if removed.parameters is not None and head[name].parameters == removed.parameters]
-    close = difflib.get_close_matches(removed.name, same_signature or added, n=1, cutoff=0.6 if same_signature else 0.8)
+    """`` (renamed to 'x'?)`` for a new entry point with the removed one's signature and docstring, or one
+    whose name holds every part of the removed name (``mobilenetv3_100`` -> ``mobilenetv3_large_100``)."""
+    same = [name for name in added if removed.doc is not None and head[name].doc == removed.doc
+            and head[name].parameters == removed.parameters]
+    parts = set(removed.name.lower().split("_"))
+    extended = [name for name in added if parts <= set(name.lower().split("_"))]
+    close = difflib.get_close_matches(removed.name, same or extended, n=1, cutoff=0)
     return f" (renamed to {close[0]!r}?)" if close else ""
 
 

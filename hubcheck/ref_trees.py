@@ -64,16 +64,22 @@ def _repository(directory: Path):
     import git
 
     try:
-        return git.Repo(directory, search_parent_directories=True)
+        repo = git.Repo(directory, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise ResolutionError(
             f"{directory} is not in a git work tree: diff compares refs of a git repo "
-            "(pass a clone, owner/name or git+URL)") from None
+            "(pass a clone, a bare repository, owner/name or git+URL)") from None
+    # Explicit: a mirror whose config says it is not bare would have git look for it from its parent.
+    repo.git.update_environment(GIT_DIR=str(repo.git_dir))
+    return repo
 
 
 def _inside_work_tree(directory: Path) -> Path:
+    """Where the hub repo sits in its git tree: ``.`` for the top level or a bare repository itself."""
     repo = _repository(directory)
-    return directory.resolve().relative_to(Path(repo.working_tree_dir or directory).resolve())
+    if directory.resolve() == Path(repo.git_dir).resolve() or repo.working_tree_dir is None:
+        return Path()
+    return directory.resolve().relative_to(Path(repo.working_tree_dir).resolve())
 
 
 def _export_local(directory: Path, ref: str, into: Path) -> str:

@@ -186,3 +186,13 @@ def test_return_kinds_compared_only_where_the_code_says(tmp_path):
     changed = {change.entrypoint: (change.args["old"], change.args["new"])
                for change in compare(base, head) if change.kind.code == "API008"}
     assert changed == {"as_class": ("an object", "a dict"), "to_none": ("an object", "None")}
+
+
+@pytest.mark.parametrize("bare_in_config", [True, False])
+def test_a_bare_repository_is_compared_at_two_refs(breaking, tmp_path, bare_in_config):
+    mirror = git.Repo.clone_from(str(breaking), str(tmp_path / "mirror" / "repo"), bare=True)
+    # Mirrors copied as directories often say core.bare=false; git must still be pointed at them, not their parent.
+    mirror.git.config("core.bare", str(bare_in_config).lower())
+    run = hubcheck("diff", str(tmp_path / "mirror" / "repo"), "--base", "v1", "--head", "v2", "-f", "json")
+    assert _listed_json(run.stdout) == sorted(json.loads((DIFF_FIXTURES / "breaking" / "expected.json").read_text())
+                                              ["findings"]), run.stderr
