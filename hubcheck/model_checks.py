@@ -61,7 +61,8 @@ MODEL_CHECKS: tuple[ModelCheck, ...] = (
                         "largest output of float32; names ops computed in float32 instead", False,
                "a copy of the model in low precision and one forward; low precision drifts in deep models"),
     ModelCheck("channels-last", "for 4-D inputs, the model and input in channels_last give the same outputs",
-               True, "one forward, only for 4-D float inputs; kernels differ, so compared within tolerance"),
+               False, "one forward, only for 4-D float inputs (a skip on every other model: noise in most "
+                      "reports); kernels differ, so compared within tolerance"),
     ModelCheck("threads", "outputs with one thread and with several agree within tolerance", True,
                "two forwards; reductions split across threads differ only in rounding"),
     ModelCheck("co-load", "the repo loads and runs after another hub repo with modules named utils and models, "

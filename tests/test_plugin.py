@@ -25,6 +25,7 @@ FIXTURES = PROJECT / "fixtures" / "plugin"
 REFERENCE_REPO = PROJECT / "reference_repo"
 FIXTURE_REPOS = ("broken_entrypoints", "crash_on_import", "dynamic_entrypoints")
 ENTRYPOINT_CHECKS = ("load", "forward", "determinism", "state-dict-roundtrip", "reference")
+DEFAULT_MODEL_CHECKS = ("batch-invariance", "threads")
 REPO_ITEMS = ("import", "dependencies", "entrypoints", "config", "references")
 TOKEN_VARIABLE = "HUBCHECK_PLUGIN_TEST_RUN"
 
@@ -121,6 +122,7 @@ def reference_repo_items() -> list[str]:
             ids += [f"reference_repo/hubconf.py::{name}::{check}[{device}]" for check in ENTRYPOINT_CHECKS]
             if device == "cuda":
                 ids.append(f"reference_repo/hubconf.py::{name}::device-parity[cuda]")
+            ids += [f"reference_repo/hubconf.py::{name}::{check}[{device}]" for check in DEFAULT_MODEL_CHECKS]
     return ids
 
 
@@ -164,12 +166,14 @@ def test_items_from_the_project_root():
 
 @pytest.mark.parametrize(("args", "expected"), [
     pytest.param(("-k", "DCGAN and cuda"), [
-        f"DCGAN::{check}[cuda]" for check in (*ENTRYPOINT_CHECKS, "device-parity")], id="keyword"),
+        f"DCGAN::{check}[cuda]" for check in (*ENTRYPOINT_CHECKS, "device-parity", *DEFAULT_MODEL_CHECKS)],
+        id="keyword"),
     pytest.param(("-m", "hubcheck_reference"), [
         f"{name}::reference[{device}]" for name in ("DCGAN", "custom_model") for device in ("cpu", "cuda")],
         id="marker"),
     pytest.param(("--hubcheck-device", "cpu", "-k", "custom_model"), [
-        "custom_model::docstring", *[f"custom_model::{check}[cpu]" for check in ENTRYPOINT_CHECKS]], id="device"),
+        "custom_model::docstring", *[f"custom_model::{check}[cpu]" for check in (*ENTRYPOINT_CHECKS, *DEFAULT_MODEL_CHECKS)]],
+        id="device"),
 ])
 def test_selecting_items(args, expected):
     result = collect_only(PROJECT, "--hubcheck", "reference_repo", *args)
@@ -264,7 +268,9 @@ def sequential(tmp_path_factory: pytest.TempPathFactory) -> Run:
 def assert_reference_repo_passes(items: dict[str, dict]) -> None:
     for node_id in reference_repo_items():
         outcome = items[node_id]
-        if "[cuda]" in node_id and outcome["outcome"] == "skipped":
+        if "::threads[cuda]" in node_id and outcome["outcome"] == "skipped":
+            assert outcome["message"] in ("no CUDA device", "thread count is a CPU setting; cuda:0 kernels do not use it")
+        elif "[cuda]" in node_id and outcome["outcome"] == "skipped":
             assert outcome["message"] == "no CUDA device"
         else:
             assert outcome["outcome"] == "passed", (node_id, outcome)
@@ -293,11 +299,11 @@ def test_a_crash_fails_one_item_and_skips_its_siblings_once(sequential: Run):
     exits = {k: v for k, v in sequential.items.items() if k.startswith("broken_entrypoints/hubconf.py::exits::")}
     assert [k for k, v in exits.items() if v["outcome"] == "failed"] == ["broken_entrypoints/hubconf.py::exits::load[cpu]"]
     skipped = [v["message"] for v in exits.values() if v["outcome"] == "skipped"]
-    assert len(skipped) == 4
+    assert len(skipped) == 4 + len(DEFAULT_MODEL_CHECKS)
     assert all(m.startswith("not run: worker exited with code 1") for m in skipped)
     # The entry point after the crash ran in a fresh worker, untouched.
     fine = [v["outcome"] for k, v in sequential.items.items() if k.startswith("broken_entrypoints/hubconf.py::fine::")]
-    assert fine == ["passed"] * 5 + ["skipped"]
+    assert fine == ["passed"] * 5 + ["skipped"] + ["passed"] * len(DEFAULT_MODEL_CHECKS)
 
 
 @pytest.mark.slow

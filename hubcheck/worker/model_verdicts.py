@@ -31,6 +31,17 @@ DTYPE_ATOL_FRACTION = 0.05
 _SHOWN = 3
 
 
+def _repeatable(judge: _Judge, device: str, check: str) -> None:
+    """Skip ``check`` when two forwards of one model already differ: no comparison could blame its own cause."""
+    judge.after_forward(device)
+    if (device, "repeat") not in judge.facts:
+        return
+    first, again = judge.read(device, "forward").outputs, judge.read(device, "repeat").outputs
+    if compare(first, again, Tolerances(), torch.device(device).type, True, exact=True):
+        raise _Verdict("skipped", f"not compared: two forward calls on one model already differ (see determinism), "
+                                  f"so {check} cannot tell its own differences apart")
+
+
 def _differences(judge: _Judge, device: str, expected: dict[str, Any], actual: dict[str, Any]) -> list[Difference]:
     return compare(expected, actual, judge.tolerances, torch.device(device).type, same_device=False)
 
@@ -82,7 +93,7 @@ def backward(judge: _Judge, device: str) -> str:
 
 
 def batch_invariance(judge: _Judge, device: str) -> str:
-    judge.after_forward(device)
+    _repeatable(judge, device, "batch-invariance")
     full = judge.read(device, "batch") if (device, "batch") in judge.facts else judge.read(device, "forward")
     alone = judge.read(device, "batch-rows")
     size = full.inputs[0].shape[0]
@@ -113,7 +124,7 @@ def batch_invariance(judge: _Judge, device: str) -> str:
 
 def _like_eager(judge: _Judge, device: str, role: str, what: str) -> str:
     """``role``'s note, after checking its outputs match forward's; ``what`` names the converted model."""
-    judge.after_forward(device)
+    _repeatable(judge, device, role)
     note = _note(judge, device, role)
     _matches(judge, device, role, f"{what} ({note.split(';')[0]}) gives other outputs than eager")
     return note
@@ -134,7 +145,7 @@ def export(judge: _Judge, device: str) -> str:
 
 
 def dtype(judge: _Judge, device: str) -> str:
-    judge.after_forward(device)
+    _repeatable(judge, device, "dtype")
     reference = outputs.tensors(judge.read(device, "forward").outputs)
     low = judge.read(device, "dtype").outputs
     note = _note(judge, device, "dtype")
@@ -165,7 +176,7 @@ def channels_last(judge: _Judge, device: str) -> str:
 
 
 def threads(judge: _Judge, device: str) -> str:
-    judge.after_forward(device)
+    _repeatable(judge, device, "threads")
     several = "threads-n" if (device, "threads-n") in judge.facts else "forward"
     one = judge.read(device, "threads-1").outputs
     note = _note(judge, device, "threads-1")
@@ -177,7 +188,7 @@ def threads(judge: _Judge, device: str) -> str:
 
 
 def co_load(judge: _Judge, device: str) -> str:
-    judge.after_forward(device)
+    _repeatable(judge, device, "co-load")
     differences = compare(judge.read(device, "forward").outputs, judge.read(device, "co-load").outputs,
                           judge.tolerances, torch.device(device).type, same_device=True)
     if differences:
