@@ -39,7 +39,7 @@ def _readme(*lines: str) -> str:
 def test_a_github_snippet_names_this_repo_through_its_git_remote(tmp_path):
     repo = write_repo(tmp_path / "checkout", {"hubconf.py": HUBCONF, "README.md": _readme(
         'a = torch.hub.load("acme/zoo", "resnt", trust_repo=True)',
-        'b = torch.hub.load("acme/zoo:v2", "resnet", trust_repo=True, pretrained=True, width=3)',
+        'b = torch.hub.load("acme/zoo:main", "resnet", trust_repo=True, pretrained=True, width=3)',
         'c = torch.hub.load("someone/else", "resnt", trust_repo=True)',
     )})
     assert _codes(repo) == []  # the directory is `checkout`, and no remote names it yet
@@ -110,3 +110,11 @@ def test_documents_are_read_only_when_a_docs_rule_runs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(snippets, "hub_calls", refuse)
     assert lint_repo(repo, select=("HUB1", "HUB2", "HUB3")).findings == ()
+
+
+def test_a_snippet_pinned_to_another_release_is_not_judged(tmp_path):
+    repo = write_repo(tmp_path / "zoo", {"hubconf.py": HUBCONF, "README.md": _readme(
+        'old = torch.hub.load("acme/zoo:v1.0", "resnet_v1", trust_repo=True)',
+        'new = torch.hub.load("acme/zoo:main", "resnet_v1", trust_repo=True)',
+    )})
+    assert _codes(repo) == ["README.md:4:HUB401"]

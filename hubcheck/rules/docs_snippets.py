@@ -24,13 +24,20 @@ def _at(call: HubCall, args: dict, entrypoint: str | None = None) -> Violation:
     return Violation(call.path, call.line, call.column, args, entrypoint)
 
 
+# A snippet pinned to another release (`owner/name:v1.0`) documents that release's entry points.
+_CURRENT_REFS = frozenset({"main", "master"})
+
+
 def _own_calls(ctx: LintContext) -> Iterator[HubCall]:
-    """The documented calls that load this repo by a literal entry point name."""
+    """The documented calls that load this repo's current code by a literal entry point name."""
     if ctx.model is None:
         return
     names = repo_names(ctx.repo_root)
     for call in ctx.hub_calls:
-        if call.function != "list" and call.entrypoint is not None and names_this_repo(call, ctx.repo_root, names):
+        if call.function == "list" or call.entrypoint is None or not names_this_repo(call, ctx.repo_root, names):
+            continue
+        pinned = call.repo.partition(":")[2] if call.github is not None and call.repo else ""
+        if not pinned or pinned in _CURRENT_REFS:
             yield call
 
 
@@ -50,9 +57,10 @@ def doc_snippet_unknown_entrypoint(ctx: LintContext):
     `docs/`, notebooks' code cells, docstrings) that loads this repo: the entry
     point it names must be one hubconf.py defines. A snippet loads this repo when
     its `owner/name` has the name of the checkout's git remote or directory, or
-    when it is `source="local"` with `"."` or the directory's name. Where the
-    entry point list is built at run time, names static reading cannot see are
-    not reported.
+    when it is `source="local"` with `"."` or the directory's name. A snippet
+    pinned to a release other than `main` or `master` (`owner/name:v1.0`)
+    documents that release and is not judged. Where the entry point list is
+    built at run time, names static reading cannot see are not reported.
 
     ## Why is this bad?
     The README is where users copy their first call from. An entry point that
