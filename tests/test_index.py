@@ -191,7 +191,9 @@ def test_markdown_is_a_table_for_a_pull_request_comment(hub_index):
     assert header == "| | repo | resolve | lint | page-front-matter | page-repo | page-snippets | time |"
     good = next(line for line in lines if "`acme/good`" in line)
     assert good.startswith("| ✅ | `acme/good` | ✅ ok | ✅ clean | ✅ ok | ✅ ok | ✅ ok |")
-    assert next(line for line in lines if "`acme/missing`" in line).startswith("| ⚠️ | `acme/missing` | ❌ failed | — |")
+    missing = next(line for line in lines if "`acme/missing`" in line)
+    assert missing.startswith("| ⚠️ | `acme/missing` | ❌ failed | — | ✅ ok | ❌ 1 of 1 page(s) failed | — |"), \
+        "a repo that does not resolve still has its front matter judged"
     assert "<details><summary>❌ acme/broken</summary>" in run.stdout
     assert "| HUB203 | `hubconf.py:7:" in run.stdout
     assert "<details><summary>❌ acme/good" not in run.stdout

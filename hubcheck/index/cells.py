@@ -36,6 +36,8 @@ def columns(report: IndexReport) -> tuple[str, ...]:
 def cell(row: RepoRow, column: str) -> Cell:
     if column == RESOLVE:
         return Cell(Status.FAILED, "failed", 2) if row.report is None else Cell(Status.PASSED, "ok", 0)
+    if column in PAGE_CHECKS:
+        return _page_cell(row, column)
     if row.report is None:
         return Cell(None, "—", -1)
     if column == LINT:
@@ -48,6 +50,11 @@ def cell(row: RepoRow, column: str) -> Cell:
         status = Status.FAILED if checks.failed else Status.PASSED if checks.passed else Status.SKIPPED
         return Cell(status, f"{checks.passed} ✓ · {checks.failed} ✗ · {checks.skipped} skipped",
                     checks.failed * 1000 + checks.skipped * 0.01)
+    raise ValueError(f"no column {column!r}")
+
+
+def _page_cell(row: RepoRow, column: str) -> Cell:
+    """A page check over the repo's pages; front matter is judged even for a repo that could not be checked."""
     results = [check for page in row.pages for check in page.checks if check.check == column]
     if not results:
         return Cell(None, "—", -1)
