@@ -4,7 +4,8 @@ Each body runs after forward passed on one device, on the forward's fitted
 inputs, and writes what it computed for the judge (:mod:`.model_verdicts`),
 which decides. A body fails only where repo code refused outright (TorchScript
 could neither script nor trace, export raised, a load crashed) and skips, with
-the reason, where the check does not apply. Bodies work on copies (or fresh
+the reason, where the check does not apply. :mod:`.checks` imports this module
+when it runs the checks, so its helpers are used here directly. Bodies work on copies (or fresh
 loads) of the model, so that the checks after them see it as forward did.
 """
 
@@ -28,6 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from . import hubimport, outputs
+from .checks import CheckFailed, CheckSkipped, describe_exception
 
 if TYPE_CHECKING:
     from .checks import EntrypointChecks, _Run
@@ -74,30 +76,16 @@ PROBE_FILES = {
 PROBE_MODULES = ("utils", "models")
 
 
-def _errors() -> tuple[type[Exception], type[Exception]]:
-    from .checks import CheckFailed, CheckSkipped
-
-    return CheckFailed, CheckSkipped
-
-
-def _failed(message: str) -> Exception:
-    return _errors()[0](message)
-
-
-def _skipped(reason: str) -> Exception:
-    return _errors()[1](reason)
-
-
 def _module(run: _Run) -> torch.nn.Module:
     if not isinstance(run.model, torch.nn.Module):
-        raise _skipped(f"{type(run.model).__name__} is not an nn.Module")
+        raise CheckSkipped(f"{type(run.model).__name__} is not an nn.Module")
     return run.model
 
 
 def _forward_method_only(checks: EntrypointChecks, what: str) -> None:
     method = checks.job.config.get("method") or "__call__"
     if method != "__call__":
-        raise _skipped(f"{what} converts the module's forward; this entry point runs its method {method!r}")
+        raise CheckSkipped(f"{what} converts the module's forward; this entry point runs its method {method!r}")
 
 
 def _copy(checks: EntrypointChecks, run: _Run) -> Any:
@@ -123,8 +111,6 @@ def refusal(error: BaseException, repo: str) -> str:
             location = f"{os.path.relpath(path, repo)}:{line}"
             break
     if location is None:
-        from .checks import describe_exception
-
         where = re.search(r"\(at ([^)]+)\)$", describe_exception(error, repo))
         location = where.group(1) if where else None
     first = first[:300] + ("..." if len(first) > 300 else "")
@@ -137,7 +123,7 @@ def refusal(error: BaseException, repo: str) -> str:
 def backward(checks: EntrypointChecks, run: _Run) -> None:
     model = _module(run)
     if not any(p.requires_grad for p in model.parameters()):
-        raise _skipped("no parameter requires grad (a frozen model has nothing to train)")
+        raise CheckSkipped("no parameter requires grad (a frozen model has nothing to train)")
     trainee = _copy(checks, run)
     trainee.train()
     method = checks._method(trainee)
@@ -155,9 +141,9 @@ def backward(checks: EntrypointChecks, run: _Run) -> None:
         if not differentiable:
             method_name = checks.job.config.get("method") or "__call__"
             if method_name != "__call__":
-                raise _skipped(f"the configured method {method_name!r} returns no output that carries a gradient "
+                raise CheckSkipped(f"the configured method {method_name!r} returns no output that carries a gradient "
                                "(an inference method); backward needs one that trains")
-            raise _failed("no output carries a gradient in train() mode (computed under no_grad, or detached?)")
+            raise CheckFailed("no output carries a gradient in train() mode (computed under no_grad, or detached?)")
         # Squares: a plain sum of softmax outputs is constant and back-propagates zeros.
         loss = torch.stack([v.float().pow(2).mean() for v in differentiable]).sum()
         loss.backward()
@@ -191,12 +177,12 @@ def _second_row(tensor: torch.Tensor, seed: int) -> torch.Tensor:
 def batch_invariance(checks: EntrypointChecks, run: _Run) -> None:
     inputs = _inputs(run)
     if not inputs:
-        raise _skipped("the forward takes no inputs")
+        raise CheckSkipped("the forward takes no inputs")
     if any(t.dim() == 0 for t in inputs):
-        raise _skipped("an input is a scalar, so there is no batch dimension")
+        raise CheckSkipped("an input is a scalar, so there is no batch dimension")
     sizes = sorted({t.shape[0] for t in inputs})
     if len(sizes) > 1:
-        raise _skipped(f"the inputs' first dimensions differ ({', '.join(map(str, sizes))}), so they share no batch "
+        raise CheckSkipped(f"the inputs' first dimensions differ ({', '.join(map(str, sizes))}), so they share no batch "
                        "dimension")
     batch = inputs
     if sizes[0] == 1:
@@ -229,7 +215,7 @@ def torchscript(checks: EntrypointChecks, run: _Run) -> None:
                 with torch.no_grad():
                     converted = torch.jit.trace(model, tuple(inputs), check_trace=False, strict=False)
             except Exception as trace_error:  # noqa: BLE001
-                raise _failed(f"torch.jit.script refused: {refused}; torch.jit.trace failed too: "
+                raise CheckFailed(f"torch.jit.script refused: {refused}; torch.jit.trace failed too: "
                               f"{refusal(trace_error, checks.job.repo)}") from None
             how = f"traced with torch.jit.trace, because torch.jit.script refused: {refused}"
         buffer = io.BytesIO()
@@ -238,7 +224,7 @@ def torchscript(checks: EntrypointChecks, run: _Run) -> None:
             buffer.seek(0)
             loaded = torch.jit.load(buffer, map_location=run.device)
         except Exception as error:  # noqa: BLE001
-            raise _failed(f"the {how.split(' with ')[0]} model does not survive torch.jit.save and load: "
+            raise CheckFailed(f"the {how.split(' with ')[0]} model does not survive torch.jit.save and load: "
                           f"{refusal(error, checks.job.repo)}") from None
     leaves, structure = checks._forward(loaded, inputs, run.device)
     checks._write(run.device, "torchscript", run.inputs or [], leaves, structure,
@@ -270,16 +256,16 @@ def compile_backend() -> str:
 
 def compile_check(checks: EntrypointChecks, run: _Run) -> None:
     if not hasattr(torch, "compile"):
-        raise _skipped(f"torch {torch.__version__} has no torch.compile")
+        raise CheckSkipped(f"torch {torch.__version__} has no torch.compile")
     backend = compile_backend()
     compiled = torch.compile(checks._method(run.model), backend=backend)
     try:
         with _time_limit(COMPILE_LIMIT_S), _quiet_warnings():
             leaves, structure = _call(checks, compiled, _inputs(run))
     except _CompileTimeout:
-        raise _failed(f"torch.compile (backend {backend}) took more than {COMPILE_LIMIT_S} s") from None
+        raise CheckFailed(f"torch.compile (backend {backend}) took more than {COMPILE_LIMIT_S} s") from None
     except Exception as error:  # noqa: BLE001 - dynamo and the backends raise many kinds
-        raise _failed(f"torch.compile (backend {backend}) failed: {refusal(error, checks.job.repo)}") from None
+        raise CheckFailed(f"torch.compile (backend {backend}) failed: {refusal(error, checks.job.repo)}") from None
     finally:
         with contextlib.suppress(Exception):
             torch._dynamo.reset()
@@ -297,7 +283,7 @@ def export(checks: EntrypointChecks, run: _Run) -> None:
     _forward_method_only(checks, "torch.export")
     exporter = getattr(getattr(torch, "export", None), "export", None)
     if exporter is None:
-        raise _skipped(f"torch {torch.__version__} has no torch.export")
+        raise CheckSkipped(f"torch {torch.__version__} has no torch.export")
     inputs = _inputs(run)
     kwargs = checks.job.config.get("method_kwargs") or {}
     dim = getattr(torch.export, "Dim", None)
@@ -319,7 +305,7 @@ def export(checks: EntrypointChecks, run: _Run) -> None:
             try:
                 program = exporter(model, tuple(inputs), kwargs or None)
             except Exception as error:  # noqa: BLE001
-                raise _failed(f"torch.export refused: {refusal(error, checks.job.repo)}") from None
+                raise CheckFailed(f"torch.export refused: {refusal(error, checks.job.repo)}") from None
         leaves, structure = _call(checks, program.module(), inputs)
     checks._write(run.device, "export", run.inputs or [], leaves, structure, note=note)
 
@@ -369,7 +355,7 @@ def channels_last(checks: EntrypointChecks, run: _Run) -> None:
     _module(run)
     inputs = _inputs(run)
     if not any(t.dim() == 4 and t.is_floating_point() for t in inputs):
-        raise _skipped("no 4-D float input (channels_last is a layout of images)")
+        raise CheckSkipped("no 4-D float input (channels_last is a layout of images)")
     model = _copy(checks, run).to(memory_format=torch.channels_last)
     laid_out = [t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in inputs]
     leaves, structure = checks._forward(model, laid_out, run.device)
@@ -379,7 +365,7 @@ def channels_last(checks: EntrypointChecks, run: _Run) -> None:
 
 def threads(checks: EntrypointChecks, run: _Run) -> None:
     if run.device.type != "cpu":
-        raise _skipped(f"thread count is a CPU setting; {run.device} kernels do not use it")
+        raise CheckSkipped(f"thread count is a CPU setting; {run.device} kernels do not use it")
     before = torch.get_num_threads()
     inputs = _inputs(run)
     try:
@@ -427,7 +413,7 @@ def co_load(checks: EntrypointChecks, run: _Run) -> None:
     except Exception as error:  # noqa: BLE001 - what the other repo's import hits is the finding
         held = f"this repo leaves {', '.join(clashing)} in sys.modules, " if clashing else ""
         refused = refusal(error, str(probe_dir)).replace(" (at ", " (at the other repo's ", 1)
-        raise _failed(f"another hub repo loaded after this one fails: {held}where its `import utils` / `import "
+        raise CheckFailed(f"another hub repo loaded after this one fails: {held}where its `import utils` / `import "
                       f"models` find this repo's modules (HUB303): {refused}") from None
     # Now the other order: a process that had loaded the other repo first has none of this repo's modules.
     for name in _repo_modules(repo):
@@ -435,7 +421,7 @@ def co_load(checks: EntrypointChecks, run: _Run) -> None:
     try:
         second = checks._load(run.device, checks.job.seed).model
     except Exception as error:  # noqa: BLE001
-        raise _failed("this repo fails to load after another hub repo with modules named utils and models "
+        raise CheckFailed("this repo fails to load after another hub repo with modules named utils and models "
                       f"(HUB303: it imports them by top-level name): {refusal(error, repo)}") from None
     leaves, structure = checks._forward(second, _inputs(run), run.device)
     del second
