@@ -150,6 +150,7 @@ def test_the_report_renders_and_sorts_in_chromium(browser, tmp_path):
     assert browser.run("return location.hash") == "#repo-0"
     assert browser.run("return document.getElementById('repo-0').open")
 
+    assert browser.run("return document.documentElement.scrollWidth <= window.innerWidth"), "nothing widens the page"
     png = browser.screenshot(tmp_path / "index-report.png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

@@ -25,8 +25,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .meta{color:#59636e;margin-bottom:16px}
 .summary{display:flex;gap:32px;align-items:flex-start;flex-wrap:wrap;margin-bottom:12px}
 table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #d1d9e0;padding:5px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-p,li{overflow-wrap:anywhere}
+th,td{border-bottom:1px solid #d1d9e0;padding:5px 8px;text-align:left;vertical-align:top}
+p,li,td.text{overflow-wrap:anywhere}
 th{background:#f6f8fa;position:sticky;top:0}
 #repos th{cursor:pointer;user-select:none;white-space:nowrap}
 #repos th[aria-sort=ascending]::after{content:" ▲"}#repos th[aria-sort=descending]::after{content:" ▼"}
@@ -92,7 +92,8 @@ def _table(report: IndexReport, names: tuple[str, ...]) -> str:
         findings = len(row.report.findings) if row.report is not None else -1
         time = "cached" if row.cached else f"{row.timing.total_s:.2f}"
         out.append(f'<tr data-repo="{escape(row.spec)}">')
-        out.append(f'<td data-sort="{escape(row.spec.lower())}"><a href="#repo-{number}">{escape(row.spec)}</a></td>')
+        out.append(f'<td class="text" data-sort="{escape(row.spec.lower())}"><a href="#repo-{number}">'
+                   f"{escape(row.spec)}</a></td>")
         out.append(f'<td data-sort="{order[row.status]}"><span class="badge {row.status.value}">'
                    f"{row.status.value}</span></td>")
         out += [_cell(cell(row, name)) for name in names]
@@ -121,7 +122,7 @@ def _detail(number: int, row: RepoRow) -> str:
                 where = _linked(finding_location(finding), line_url(base, finding.path, finding.line))
                 out.append(f"<tr><td><code>{escape(finding.code)}</code> {escape(finding.name)}</td>"
                            f'<td class="sev-{finding.severity.value}">{finding.severity.value}</td>'
-                           f"<td>{where}</td><td>{escape(finding.message)}</td></tr>")
+                           f'<td>{where}</td><td class="text">{escape(finding.message)}</td></tr>')
             out.append("</table>")
         failed = [check for check in row.report.checks if check.status is Status.FAILED]
         if failed:
