@@ -84,6 +84,7 @@ def list_weights(repo_root: Path, model: HubconfModel, index: ModuleIndex | None
     index = index or ModuleIndex(repo_root)
     found: dict[tuple[str, str], dict] = {}
     names: dict[Path, FileNames] = {}
+    imported: dict[Path, dict[str, str]] = {}
     for entry in model.entrypoints:
         if entry.leaked:
             continue
@@ -99,7 +100,8 @@ def list_weights(repo_root: Path, model: HubconfModel, index: ModuleIndex | None
             chain = enclosing_functions(reach.ancestors(unit, call))
             user = IMPORT_TIME if unit.import_time and unit.entrypoint is None else entry.name
             site = WeightSite(_relative(unit.path, repo_root), call.lineno, callee)
-            for location, kind in _locations(call, callee, file_names, chain):
+            constants = _imported_constants(unit.path, unit.module, file_names.tree, index, imported)
+            for location, kind in _locations(_substituted(call, constants), callee, file_names, chain):
                 file_name = _file_name(call, callee, file_names, chain, location, kind)
                 record = found.setdefault((location, kind), {
                     "checked": _hash_checked(call, callee), "file_name": file_name,
@@ -112,6 +114,52 @@ def list_weights(repo_root: Path, model: HubconfModel, index: ModuleIndex | None
         refs.append(WeightRef(location, kind, record["file_name"], record["hash"], record["checked"],
                               tuple(sorted(record["users"])), tuple(sorted(record["sites"], key=lambda s: (s.path, s.line)))))
     return tuple(refs)
+
+
+def _imported_constants(path: Path, module: str | None, tree: ast.Module | None, index: ModuleIndex,
+                        cache: dict[Path, dict[str, str]]) -> dict[str, str]:
+    """Strings a file imports from the repo's own modules (``from .utils import BASE_URL``), by local name."""
+    from hubcheck.static.names import FileNames
+
+    if path in cache:
+        return cache[path]
+    found: dict[str, str] = {}
+    for stmt in tree.body if tree is not None else ():
+        if not isinstance(stmt, ast.ImportFrom):
+            continue
+        package = (module or "").split(".")[:-stmt.level] if stmt.level else []
+        source = ".".join([*package, stmt.module] if stmt.module else package)
+        target = index.find(source) if source else None
+        other = index.tree(target.path) if target is not None and target.local and target.path else None
+        if other is None:
+            continue
+        other_names = FileNames(other)
+        for alias in stmt.names:
+            value = other_names.literal(ast.Name(alias.name, ast.Load(), lineno=10**9, col_offset=0), ())
+            if value is not None:
+                found[alias.asname or alias.name] = value
+    cache[path] = found
+    return found
+
+
+class _Constants(ast.NodeTransformer):
+    def __init__(self, constants: dict[str, str]) -> None:
+        self.constants = constants
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.constants:
+            return ast.copy_location(ast.Constant(self.constants[node.id]), node)
+        return node
+
+
+def _substituted(call: ast.Call, constants: dict[str, str]) -> ast.Call:
+    """``call`` with imported string constants written in, so the literal resolver sees them."""
+    if not constants or not any(isinstance(n, ast.Name) and n.id in constants for n in ast.walk(call)):
+        return call
+    import copy
+
+    replaced = _Constants(constants).visit(copy.deepcopy(call))
+    return replaced if isinstance(replaced, ast.Call) else call
 
 
 def _is_loader(callee: str) -> bool:

@@ -190,3 +190,37 @@ def test_load_uses_weights_only_in_another_process_and_names_the_globals(tmp_pat
 def test_bad_options_exit_2(tmp_path, server, args, message):
     run = hubcheck("weights", str(_repo(tmp_path, server)), *args)
     assert run.code == 2 and message in run.stderr
+
+
+def test_url_constants_imported_from_the_repos_own_modules_are_resolved(tmp_path):
+    repo = write_repo(tmp_path / "zoo", {
+        "hubconf.py": '''
+            """Entry points whose URLs are built from constants of other repo modules."""
+            from pkg.models import small
+            from pkg.urls import BASE as ROOT
+            from torch.hub import load_state_dict_from_url as _load
+
+            dependencies = ["torch"]
+
+
+            def large():
+                """Large."""
+                return _load(ROOT + "/large-0123abcd.pth", map_location="cpu", check_hash=True)
+        ''',
+        "pkg/__init__.py": "",
+        "pkg/urls.py": 'BASE = "https://example.com/weights"\n',
+        "pkg/models.py": '''
+            from torch.hub import load_state_dict_from_url
+            from .urls import BASE
+
+
+            def small():
+                """Small."""
+                return load_state_dict_from_url(f"{BASE}/small.pth", map_location="cpu")
+        ''',
+    })
+    run = hubcheck("weights", str(repo), "-f", "json")
+    assert sorted((w["location"], tuple(w["entrypoints"]), w["hash_prefix"]) for w in json.loads(run.stdout)["weights"]) == [
+        ("https://example.com/weights/large-0123abcd.pth", ("large",), "0123abcd"),
+        ("https://example.com/weights/small.pth", ("small",), None),
+    ], run.stderr
