@@ -109,3 +109,22 @@ def test_not_verified_fails_a_report_only_under_strict():
     assert '<failure message="not verified: the input must be declared"' in render_report(strict, "junit")
     assert json.loads(render_report(strict, "json"))["summary"]["not_verified"] == 1
     assert "0 passed, 0 failed, 0 skipped, 1 not verified" in render_report(lenient, "markdown")
+
+
+def test_a_blocked_download_is_offered_only_the_flags_that_reach_the_entry_point():
+    import inspect
+
+    from hubcheck.worker.checks import describe_exception
+    from hubcheck.worker.netguard import NetworkBlocked
+
+    def named(pretrained=True): ...
+    def via_kwargs(progress=True, **kwargs): ...
+    def fixed(progress=True): ...
+
+    def hint(entry) -> str:
+        return describe_exception(NetworkBlocked("download.pytorch.org"), "/repo", lambda: inspect.signature(entry))
+
+    assert "pass --no-pretrained" in hint(named)
+    assert "pass --kwarg pretrained=False if its **kwargs take one" in hint(via_kwargs)
+    assert "--no-pretrained" not in hint(via_kwargs) and "--no-pretrained" not in hint(fixed)
+    assert "has no `pretrained` parameter: pre-fetch the weights into a torch home (--torch-home)" in hint(fixed)

@@ -23,7 +23,7 @@ import os
 import random
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -67,11 +67,24 @@ def seed_everything(seed: int) -> None:
     numpy.random.seed(seed % 2**32)
 
 
-def describe_exception(error: BaseException, repo_dir: str) -> str:
-    """``Type: message (at repo/file.py:12)``, naming the deepest frame inside the repo."""
+def describe_exception(
+    error: BaseException, repo_dir: str, signature: Callable[[], inspect.Signature | None] | None = None
+) -> str:
+    """``Type: message (at repo/file.py:12)``, naming the deepest frame inside the repo.
+
+    ``signature`` gives the entry point's; a blocked download is offered ``--no-pretrained`` only where it can
+    reach the entry point (a ``pretrained`` parameter), and ``--kwarg pretrained=False`` where ``**kwargs`` may.
+    """
     blocked = netguard.attempts()
     if isinstance(error, netguard.NetworkBlocked) or _caused_by_block(error):
         where = blocked[-1] if blocked else str(error)
+        parameters = _parameters(signature)
+        if parameters is not None and "pretrained" not in parameters:
+            fetch = "pre-fetch the weights into a torch home (--torch-home), or allow it with --allow-network"
+            if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+                return (f"network access blocked: {where}; the entry point names no `pretrained` parameter: pass "
+                        f"--kwarg pretrained=False if its **kwargs take one, else {fetch}")
+            return f"network access blocked: {where}; the entry point has no `pretrained` parameter: {fetch}"
         return (f"network access blocked: {where}; for an offline run without weights pass --no-pretrained "
                 "(or --kwarg pretrained=False), pre-fetch the weights into a torch home (--torch-home), "
                 "or allow it with --allow-network")
@@ -85,6 +98,14 @@ def describe_exception(error: BaseException, repo_dir: str) -> str:
         if frame.filename.startswith(repo_dir + os.sep):
             location = f"{os.path.relpath(frame.filename, repo_dir)}:{frame.lineno}"
     return f"{text} (at {location})" if location else text
+
+
+def _parameters(signature: Callable[[], inspect.Signature | None] | None) -> Mapping[str, inspect.Parameter] | None:
+    try:
+        found = signature() if signature is not None else None
+    except Exception:  # noqa: BLE001 - hubconf itself may be what failed; then the general hint stands
+        return None
+    return found.parameters if found is not None else None
 
 
 def _caused_by_block(error: BaseException) -> bool:
@@ -154,7 +175,8 @@ class EntrypointChecks:
             self.emit(Failed(check, device, str(failed), time.perf_counter() - started))
             return False
         except (Exception, SystemExit) as error:  # noqa: BLE001 - repo code may raise anything
-            self.emit(Failed(check, device, describe_exception(error, self.job.repo), time.perf_counter() - started))
+            message = describe_exception(error, self.job.repo, lambda: self._signature)
+            self.emit(Failed(check, device, message, time.perf_counter() - started))
             return False
         self.emit(Ended(check, device, time.perf_counter() - started))
         return True
@@ -329,13 +351,18 @@ class EntrypointChecks:
         self._write(run.device, "reload", run.inputs, leaves, structure)
 
     @cached_property
-    def _takes_pretrained(self) -> bool:
-        """Whether the entry point has a ``pretrained`` parameter (read once, not once per device)."""
+    def _signature(self) -> inspect.Signature | None:
+        """The entry point's signature, or None when it has none (read once, not once per device)."""
         module = hubimport.import_hubconf(self.job.repo)
         try:
-            return "pretrained" in inspect.signature(getattr(module, self.job.entrypoint)).parameters
+            return inspect.signature(getattr(module, self.job.entrypoint))
         except (TypeError, ValueError):
-            return False
+            return None
+
+    @property
+    def _takes_pretrained(self) -> bool:
+        """Whether the entry point has a ``pretrained`` parameter."""
+        return self._signature is not None and "pretrained" in self._signature.parameters
 
     def check_state_dict(self, run: _Run) -> None:
         """The state dict of the subject's module (a GAN wrapper's generator), into a fresh instance's."""

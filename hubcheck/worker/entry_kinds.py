@@ -52,13 +52,22 @@ def is_gan_wrapper(value: Any) -> bool:
 
 
 def generator_of(wrapper: Any) -> tuple[torch.nn.Module | None, str]:
-    """The wrapper's generator and how it was reached (``getNetG()`` first, as the GAN zoo's clients do)."""
+    """The generator ``test`` runs and how it was reached: ``getOriginalG()``, else ``netG`` (unwrapped from
+    ``DataParallel``), and only then ``getNetG()``, which in the GAN zoo builds a new, untrained generator."""
+    if callable(getattr(wrapper, "getOriginalG", None)):
+        generator = wrapper.getOriginalG()
+        if isinstance(generator, torch.nn.Module):
+            return generator, "getOriginalG()"
+    generator = getattr(wrapper, "netG", None)
+    if isinstance(generator, torch.nn.DataParallel):
+        return generator.module, "netG.module"
+    if isinstance(generator, torch.nn.Module):
+        return generator, "netG"
     if callable(getattr(wrapper, "getNetG", None)):
         generator = wrapper.getNetG()
         if isinstance(generator, torch.nn.Module):
             return generator, "getNetG()"
-    generator = getattr(wrapper, "netG", None)
-    return (generator, "netG") if isinstance(generator, torch.nn.Module) else (None, "")
+    return None, ""
 
 
 def is_loss(model: Any) -> bool:
