@@ -287,7 +287,9 @@ def export(checks: EntrypointChecks, run: _Run) -> None:
     inputs = _inputs(run)
     kwargs = checks.job.config.get("method_kwargs") or {}
     dim = getattr(torch.export, "Dim", None)
-    note = "batch dimension static"
+    note = "batch dimension static: " + (
+        "this torch has no torch.export.Dim" if dim is None
+        else "no batch of two or more shared by every input, or method_kwargs set (export specialises 0 and 1)")
     program = None
     # torch.export specialises sizes 0 and 1, so only a batch of two or more can stay dynamic.
     batched = dim is not None and not kwargs and inputs and all(t.dim() >= 1 for t in inputs) and \
