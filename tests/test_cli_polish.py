@@ -133,12 +133,12 @@ def test_validate_table_report_on_a_pipe(reference_copy):
     run = hubcheck("validate", str(reference_copy), "-e", "custom_model", "-d", "cpu", "-d", "cuda")
     assert run.code == 0, run.stderr
     lines = run.stdout.splitlines()
-    # Six checks skipped for want of a GPU: one line, not six.
+    # Eight checks skipped for want of a GPU (six, and the two default model checks): one line, not eight.
     skipped = [line for line in lines if line.startswith("SKIPPED")]
     assert len(skipped) == 1 and skipped[0].endswith(": no CUDA device")
     assert "custom_model::forward[cuda]" in skipped[0] and "custom_model::device-parity[cuda]" in skipped[0]
     # Not wrapped at 80 columns: the summary is one line.
-    summary = [line for line in lines if line.startswith("11 passed, 0 failed, 6 skipped;")]
+    summary = [line for line in lines if line.startswith("13 passed, 0 failed, 8 skipped;")]
     assert len(summary) == 1 and f"Checked {reference_copy}" in summary[0] and "with torch" in summary[0]
     # One result per repo-level check, as the plugin's five repo items.
     assert all(any(f"│ (repo)       │ {check} " in line for line in lines)
@@ -153,7 +153,7 @@ def test_validate_output_file_in_the_table_format_for_several_repos(reference_co
     assert run.code == 0, run.stderr
     assert run.stdout == ""
     text = report.read_text()
-    assert text.count("11 passed, 0 failed, 0 skipped;") == 2 and "custom_model" in text and "\x1b[" not in text
+    assert text.count("13 passed, 0 failed, 0 skipped;") == 2 and "custom_model" in text and "\x1b[" not in text
 
 
 @pytest.mark.slow
