@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hubcheck.static.call_results import built_class, instance_callability
 from hubcheck.static.known import (
     Callability,
     builtin_callability,
@@ -340,6 +341,11 @@ class ModuleIndex:
             if value.id == name:
                 return UNKNOWN
             return self.lookup(found.name, value.id, depth + 1)
+        if isinstance(value, ast.Call) and found.local:
+            built = built_class(self, found.name, value)
+            callability = instance_callability(built[0]) if built is not None else Callability.UNKNOWN
+            if callability is not Callability.UNKNOWN:
+                return NameInfo(callability, path=found.path, module=found.name, local=found.local)
         return UNKNOWN
 
 
