@@ -5,7 +5,7 @@ Loading the project root gives the same models as loading ``reference_repo/``:
 ``custom_model``: the PyTorch Hub tutorial's MLP trained on a make_blobs problem.
 ``DCGAN``: a small DCGAN of 32x32 digits with the pytorch_GAN_zoo hub surface.
 
-    model = torch.hub.load("hubcheck/hubcheck", "custom_model")
+    model = torch.hub.load("hubcheck/hubcheck", "custom_model", trust_repo=True)
     gan = torch.hub.load("path/to/hubcheck", "DCGAN", source="local", pretrained=True)
 
 ``reference_repo`` is imported as a namespace package (torch.hub puts this

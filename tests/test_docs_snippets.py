@@ -118,3 +118,9 @@ def test_a_snippet_pinned_to_another_release_is_not_judged(tmp_path):
         'new = torch.hub.load("acme/zoo:main", "resnet_v1", trust_repo=True)',
     )})
     assert _codes(repo) == ["README.md:4:HUB401"]
+
+
+def test_a_function_named_in_prose_is_no_snippet(tmp_path):
+    repo = write_repo(tmp_path / "zoo", {"hubconf.py": HUBCONF, "README.md":
+                      "Without a docstring `torch.hub.help()` returns None; see `torch.hub.list`.\n"})
+    assert hub_calls(repo, None) == ()

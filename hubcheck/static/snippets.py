@@ -332,7 +332,8 @@ def _hub_calls(tree: ast.Module, block: _Block, first: int, stripped: int = 0) -
         if not isinstance(node, ast.Call):
             continue
         function = HUB_FUNCTIONS.get(names.qualified(node.func) or "")
-        if function is None:
+        # `torch.hub.help()` with no repo is prose naming the function, not a call to copy.
+        if function is None or not (node.args or any(k.arg in ("repo_or_dir", "github") for k in node.keywords)):
             continue
         index = first + node.lineno - 1
         offset = block.offsets[index] if index < len(block.offsets) else 0
