@@ -10,10 +10,10 @@ packages is not the repo's to fix and is never visited.
 from __future__ import annotations
 
 import ast
-from collections import defaultdict, deque
-from collections.abc import Iterator
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
 
@@ -43,24 +43,68 @@ class CodeUnit:
     """Dotted module name; None for hubconf.py."""
 
 
-# Fields that never hold a node worth visiting: names and flags (strings, numbers) and the shared
-# singletons for load/store contexts and operators, which carry no position and that no rule asks for.
-_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "module", "level", "kind",
-                          "conversion", "simple", "is_async", "type_comment", "tag", "rest"})
-# The list fields that may hold something other than nodes (None, or identifiers); the grammar's others hold nodes only.
-_MIXED_LISTS = frozenset({("Dict", "keys"), ("arguments", "kw_defaults"), ("Global", "names"),
-                          ("Nonlocal", "names"), ("MatchClass", "kwd_attrs")})
-_NODE_FIELDS: dict[type[ast.AST], tuple[tuple[str, bool], ...]] = {ast.Constant: ()}
+# ASDL types of fields that never hold a node worth visiting: names and flags (strings, numbers) and the
+# shared singletons for load/store contexts and operators, which carry no position and that no rule asks for.
+_LEAF_TYPES = frozenset({"identifier", "string", "constant", "int", "object",
+                         "expr_context", "operator", "unaryop", "cmpop", "boolop"})
+# The node lists that may hold None: ``{**spread}``'s key, a keyword-only parameter without a default.
+_LISTS_WITH_HOLES = frozenset({("Dict", "keys"), ("arguments", "kw_defaults")})
+_SIGNATURE = re.compile(r"\w+\((.*)\)$")
+_CHILDREN: dict[type[ast.AST], Callable[[ast.AST], list[ast.AST]]] = {}
 _FOLLOWED = frozenset({ast.Name, ast.Attribute, ast.Import, ast.ImportFrom})
 
 
-def _node_fields(kind: type[ast.AST]) -> tuple[tuple[str, bool], ...]:
-    """The fields of a node type that can hold nodes, each with whether a list there may hold non-nodes."""
-    fields = _NODE_FIELDS.get(kind)
-    if fields is None:
-        fields = _NODE_FIELDS[kind] = tuple((f, (kind.__name__, f) in _MIXED_LISTS)
-                                            for f in kind._fields if f not in _LEAF_FIELDS)
-    return fields
+def _children_of(kind: type[ast.AST]) -> Callable[[ast.AST], list[ast.AST]]:
+    """A function giving a node's child nodes in field order, written for its type from the grammar.
+
+    The walk calls it once per reached node (hundreds of thousands on a timm-sized repo):
+    straight-line attribute reads cost a third of a loop over ``_fields`` with a type test
+    on every value. The fields and their types come from the node class's docstring, the
+    grammar's own line (``Return(expr? value)``); a class whose docstring does not spell its
+    fields falls back to testing every field's value.
+    """
+    found = _CHILDREN.get(kind)
+    if found is not None:
+        return found
+    match = _SIGNATURE.match((kind.__doc__ or "").strip())
+    declared = [part.split(" ") for part in match.group(1).split(", ")] if match and match.group(1) else []
+    if [name for _, name in declared] != list(kind._fields) or any(len(part) != 2 for part in declared):
+        found = _CHILDREN[kind] = _any_children
+        return found
+    lines = ["def children(node):", "    found = []"]
+    for grammar_type, name in declared:
+        if grammar_type.rstrip("*?") in _LEAF_TYPES:
+            continue
+        if grammar_type.endswith("*"):
+            if (kind.__name__, name) in _LISTS_WITH_HOLES:
+                lines.append(f"    found += [item for item in node.{name} if item is not None]")
+            else:
+                lines.append(f"    found += node.{name}")
+        elif grammar_type.endswith("?"):
+            lines.append(f"    if node.{name} is not None:\n        found.append(node.{name})")
+        else:
+            lines.append(f"    found.append(node.{name})")
+    lines.append("    return found")
+    namespace: dict[str, Callable[[ast.AST], list[ast.AST]]] = {}
+    exec("\n".join(lines), namespace)  # noqa: S102  # hubcheck's own text, built from the grammar above
+    found = _CHILDREN[kind] = namespace["children"]
+    return found
+
+
+def _any_children(node: ast.AST) -> list[ast.AST]:
+    """A node's child nodes by testing every field (for node classes whose grammar line is unknown)."""
+    found: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            found += [item for item in value if isinstance(item, ast.AST) and not _is_singleton(item)]
+        elif isinstance(value, ast.AST) and not _is_singleton(value):
+            found.append(value)
+    return found
+
+
+def _is_singleton(node: ast.AST) -> bool:
+    return isinstance(node, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop))
 
 
 class _ModuleScope:
@@ -87,16 +131,23 @@ class Reach:
         self._classes_opened: set[tuple[Path, int]] = set()
         self._attributes_seen: set[str] = set()
         self._pending_methods: dict[str, list[tuple[Path, str | None, ast.AST, str | None]]] = {}
-        self._by_type: dict[bool, defaultdict[type, list[tuple[int, CodeUnit, ast.AST]]]] = {
-            True: defaultdict(list), False: defaultdict(list)}
-        """Every node of every unit, by whether its unit runs at import and by node type, each with
-        its place in the walk (units in order, each walked depth first): collected while following names,
-        so the rules need not walk the code again, and each rule reads only the node types it looks at."""
+        self._walked: list[tuple[CodeUnit, list[ast.AST]]] = []
+        """Every unit with the nodes its walk met, depth first: collected while following names, so
+        that the rules need not walk the code again (a pass over these lists is cheap; bucketing each
+        node by type as it was met cost more than all the rules' passes together)."""
+        self._base_classes: set[int] = set()
+        """The base expressions of the classes of import-time walks (``class A(B)`` runs none of B's methods)."""
         self._parents: dict[ast.AST, ast.AST] = {}
-        """Each walked node's parent, so that the few rules that look up get its ancestors."""
+        """The parent of each node of the units in :attr:`_linked`, for the few nodes whose ancestors are asked."""
         self._lifted: dict[ast.AST, ast.AST] = {}
         """A function's decorators and defaults in an import-time walk: their parent there is the
         function's (the function's body is not walked at import, and neither is the function)."""
+        self._linked: set[tuple[int, bool]] = set()
+        """The units (their node, whether at import) whose nodes have their parents in :attr:`_parents`."""
+        self._statements_linked: set[tuple[int, bool]] = set()
+        """The units whose statements (not all nodes) have their parents in :attr:`_parents`."""
+        self._asked: set[tuple[int, bool]] = set()
+        """The units whose ancestors were asked once (by a search, :func:`_path_to`)."""
         self._returned: dict[ast.AST, frozenset[str]] = {}
         self.units: tuple[CodeUnit, ...] = tuple(self._collect())
 
@@ -106,18 +157,28 @@ class Reach:
 
         Load/store contexts and operators are never walked: they are shared singletons.
         """
-        buckets = [bucket for at_import, by_type in self._by_type.items() if import_time in (None, at_import)
-                   for kind, bucket in by_type.items() if issubclass(kind, types)]
-        if len(buckets) == 1:
-            return [(unit, node) for _, unit, node in buckets[0]]  # type: ignore[misc]
-        merged = sorted((entry for bucket in buckets for entry in bucket), key=_WALK_ORDER)
-        return [(unit, node) for _, unit, node in merged]  # type: ignore[misc]  # the buckets of ``types``
+        kinds = _node_classes(types)
+        return [(unit, node) for unit, nodes in self._walked  # type: ignore[misc]  # ``kinds`` are the ``types``
+                if import_time is None or unit.import_time is import_time for node in nodes if type(node) in kinds]
 
     def ancestors(self, unit: CodeUnit, node: ast.AST) -> tuple[ast.AST, ...]:
         """The nodes above ``node`` in ``unit``'s walk, from the unit's own node down to its parent."""
+        root = unit.node
+        key = (id(root), unit.import_time)
+        if key not in self._linked:
+            if isinstance(node, ast.stmt):
+                # Only statements hold statements: linking a unit's statements is cheap.
+                if key not in self._statements_linked:
+                    self._link(unit, statements_only=True)
+            elif key in self._asked:
+                # A unit asked again (a module's imports, one by one) has all its parents recorded at once.
+                self._link(unit)
+            else:
+                # One question about a unit is answered by a search down to the node.
+                self._asked.add(key)
+                return _path_to(root, node, unit.import_time)
         parents = self._parents
         lifted = self._lifted if unit.import_time else {}
-        root = unit.node
         chain: list[ast.AST] = []
         current = node
         while current is not root:
@@ -125,6 +186,25 @@ class Reach:
             chain.append(current)
         chain.reverse()
         return tuple(chain)
+
+    def _link(self, unit: CodeUnit, statements_only: bool = False) -> None:
+        """Record the parent of every node of ``unit``'s walk (or of every statement, the only nodes
+        that statements sit in), for a unit whose nodes' ancestors are asked again and again."""
+        key = (id(unit.node), unit.import_time)
+        (self._statements_linked if statements_only else self._linked).add(key)
+        parents = self._parents
+        lifted: dict[ast.AST, ast.AST] = {}
+        stack = [unit.node]
+        while stack:
+            node = stack.pop()
+            children = _walked_children(node, unit.import_time, lifted)
+            if statements_only:
+                children = [child for child in children if isinstance(child, _HOLDS_STATEMENTS)]
+            for child in children:
+                if child not in lifted:
+                    parents[child] = node
+            stack += children
+        self._lifted.update(lifted)
 
     def _scope(self, path: Path, module: str | None) -> _ModuleScope | None:
         if path not in self._scopes:
@@ -154,83 +234,58 @@ class Reach:
             if definition is not None and definition.local:
                 enqueue(definition.path, definition.module, definition.node, False, entry.name)
 
-        order = 0
         while queue:
             path, module, node, import_time, entrypoint = queue.popleft()
             unit = CodeUnit(path, node, import_time, entrypoint, module)
             units.append(unit)
-            order = self._walk(unit, self._scope(path, module), enqueue, order)
+            self._walk(unit, self._scope(path, module), enqueue)
         return units
 
-    def _walk(self, unit: CodeUnit, scope: _ModuleScope | None, enqueue, order: int) -> int:
-        """Record every live node of ``unit`` (depth first, as the rules read them) and follow the names
-        it uses; returns ``order`` advanced past its nodes.
+    def _walk(self, unit: CodeUnit, scope: _ModuleScope | None, enqueue) -> None:
+        """Record every live node of ``unit`` (depth first, as the rules read them) and follow the names it uses.
 
-        One loop, no ancestor tuples: each node's parent is kept in a map, and the
-        ancestors are put together only for the nodes that need them.
+        The loop runs once per reached node, hundreds of thousands of times on a large
+        repo, so it does as little as it can: one append per node, and no parents (they
+        are found again for the few units whose ancestors are asked, :meth:`_link`).
         """
         root, import_time = unit.node, unit.import_time
         bindings = scope.bindings if scope is not None else {}
-        by_type, parents, lifted, node_fields = self._by_type[import_time], self._parents, self._lifted, _NODE_FIELDS
-        node_class, name_class, if_class, if_expression, followed = ast.AST, ast.Name, ast.If, ast.IfExp, _FOLLOWED
+        getters, base_classes = _CHILDREN, self._base_classes
+        name_class, class_node, if_class, if_expression, followed = ast.Name, ast.ClassDef, ast.If, ast.IfExp, _FOLLOWED
+        walked: list[ast.AST] = []
+        self._walked.append((unit, walked))
+        record = walked.append
         stack = [root]
         pop, extend = stack.pop, stack.extend
         while stack:
             node = pop()
             kind = type(node)
             if node is not root:
-                order += 1
-                by_type[kind].append((order, unit, node))
+                record(node)
                 # Most names are locals and builtins: a name the module does not bind leads nowhere.
-                if scope is not None and kind in followed and (not isinstance(node, name_class) or node.id in bindings):
+                if kind in followed and scope is not None and (kind is not name_class or node.id in bindings):  # type: ignore[attr-defined]
                     self._follow(unit, scope, node, enqueue)
-            if kind is if_class or kind is if_expression:
+            if import_time:
+                if kind is class_node:
+                    base_classes.update(map(id, node.bases))  # type: ignore[attr-defined]
+                children = _walked_children(node, True, None)
+            elif kind is if_class or kind is if_expression:
                 children = live_children(node)
             else:
-                fields = node_fields.get(kind)
-                if fields is None:
-                    fields = _node_fields(kind)
-                children = []
-                for name, mixed in fields:
-                    value = getattr(node, name, None)
-                    if type(value) is list:
-                        if mixed:
-                            children += [item for item in value if isinstance(item, node_class)]
-                        else:
-                            children += value
-                    elif isinstance(value, node_class):
-                        children.append(value)
-            if not import_time:
-                parents.update(dict.fromkeys(children, node))
-                children.reverse()
-                extend(children)
-                continue
-            # At import a function's body does not run, but its decorators and defaults do.
-            kept: list[ast.AST] = []
-            for child in children:
-                if isinstance(child, FUNCTION_NODES):
-                    args = child.args
-                    for runs in [*getattr(child, "decorator_list", ()), *args.defaults, *args.kw_defaults]:
-                        if runs is not None:
-                            lifted[runs] = node
-                            kept.append(runs)
-                else:
-                    parents[child] = node
-                    kept.append(child)
-            kept.reverse()
-            extend(kept)
-        return order
+                children = (getters.get(kind) or _children_of(kind))(node)
+            children.reverse()
+            extend(children)
 
     def _follow(self, unit: CodeUnit, scope: _ModuleScope, node: ast.AST, enqueue) -> None:
         """Queue the repo code that one node of ``unit`` names."""
         import_time, entrypoint = unit.import_time, unit.entrypoint
         if isinstance(node, ast.Name):
-            if not isinstance(node.ctx, ast.Load) or (import_time and _is_base_class(node, self._parents)):
+            if not isinstance(node.ctx, ast.Load) or (import_time and id(node) in self._base_classes):
                 # `class FashionMNIST(MNIST)` runs none of MNIST's methods at import.
                 return
             self._follow_name(scope, node.id, entrypoint, enqueue, (unit, node))
         elif isinstance(node, ast.Attribute):
-            if import_time and _is_base_class(node, self._parents):
+            if import_time and id(node) in self._base_classes:
                 return
             self._method_called(node.attr, enqueue)
             if isinstance(node.value, ast.Name):
@@ -256,12 +311,14 @@ class Reach:
         hubconf = self.model.path
         found: list[tuple[ast.AST, tuple[ast.AST, ...], str | None]] = []
         seen: set[int] = set()
-        walked = sorted((entry for by_type in self._by_type.values() for bucket in by_type.values()
-                         for entry in bucket if entry[1].path == hubconf), key=_WALK_ORDER)
-        for _, unit, node in walked:
-            if id(node) not in seen:
-                seen.add(id(node))
-                found.append((node, self.ancestors(unit, node), unit.entrypoint))
+        for unit, nodes in self._walked:
+            if unit.path != hubconf:
+                continue
+            self._link(unit)
+            for node in nodes:
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    found.append((node, self.ancestors(unit, node), unit.entrypoint))
         covered = {id(u.node) for u in self.units if u.path == hubconf and not u.import_time}
         for function, ancestors in _unreached_functions(self.model.tree, covered):
             found.append((function, ancestors, None))
@@ -417,12 +474,89 @@ def _returned_names(function: ast.AST) -> Iterator[str]:
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-def _is_base_class(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
-    parent = parents.get(node)
-    return isinstance(parent, ast.ClassDef) and any(base is node for base in parent.bases)
+def _walked_children(node: ast.AST, import_time: bool, lifted: dict[ast.AST, ast.AST] | None) -> list[ast.AST]:
+    """The children of ``node`` that a walk of a unit visits, in order: not the branches torch.hub never
+    takes, and at import not a function's body but its decorators and defaults, which run when the
+    ``def`` does (each recorded in ``lifted``, when given, with ``node`` as its parent in that walk)."""
+    kind = type(node)
+    if kind is ast.If or kind is ast.IfExp:
+        children = live_children(node)
+    else:
+        children = (_CHILDREN.get(kind) or _children_of(kind))(node)
+    if not import_time:
+        return children
+    kept: list[ast.AST] = []
+    for child in children:
+        if isinstance(child, FUNCTION_NODES):
+            args = child.args
+            for runs in [*getattr(child, "decorator_list", ()), *args.defaults, *args.kw_defaults]:
+                if runs is not None:
+                    if lifted is not None:
+                        lifted[runs] = node
+                    kept.append(runs)
+        else:
+            kept.append(child)
+    return kept
 
 
-_WALK_ORDER = itemgetter(0)
+def _path_to(root: ast.AST, node: ast.AST, import_time: bool) -> tuple[ast.AST, ...]:
+    """The nodes from ``root`` down to ``node``'s parent in a walk of the unit ``root`` (with ``import_time``).
+
+    The search goes down only into children whose source span holds ``node``'s (and those without
+    a position), so it reads a few dozen nodes of a unit that may have thousands; should positions
+    mislead it (they are not always right inside f-strings), every node is searched.
+    """
+    start = (getattr(node, "lineno", None), getattr(node, "col_offset", None))
+    end = (getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None))
+    guided = None not in start and None not in end
+    for pruning in ((True, False) if guided else (False,)):
+        # Each entry: a node and the entry of its parent in this search, back to the root.
+        stack: list[tuple[ast.AST, tuple | None]] = [(root, None)]
+        while stack:
+            current, above = stack.pop()
+            entry = (current, above)
+            for child in _walked_children(current, import_time, None):
+                if child is node:
+                    chain: list[ast.AST] = []
+                    link: tuple | None = entry
+                    while link is not None:
+                        chain.append(link[0])
+                        link = link[1]
+                    chain.reverse()
+                    return tuple(chain)
+                if pruning and _outside(child, start, end):
+                    continue
+                stack.append((child, entry))
+    raise KeyError(node)
+
+
+def _outside(node: ast.AST, start: tuple, end: tuple) -> bool:
+    """Whether ``node`` has a source span, and it does not hold the span from ``start`` to ``end``."""
+    lineno = getattr(node, "lineno", None)
+    if lineno is None or node.end_lineno is None:  # type: ignore[attr-defined]
+        return False
+    return ((lineno, node.col_offset) > start  # type: ignore[attr-defined]
+            or (node.end_lineno, node.end_col_offset) < end)  # type: ignore[attr-defined]
+
+
+# A statement sits in a statement's block, an except clause's or a match case's, and in nothing else.
+_HOLDS_STATEMENTS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+_NODE_CLASSES: dict[tuple[type[ast.AST], ...], frozenset[type[ast.AST]]] = {}
+
+
+def _node_classes(types: tuple[type[ast.AST], ...]) -> frozenset[type[ast.AST]]:
+    """Every concrete node class that is one of ``types``, so that a walk's nodes are matched by a set lookup."""
+    found = _NODE_CLASSES.get(types)
+    if found is None:
+        classes: list[type[ast.AST]] = []
+        pending = [ast.AST]
+        while pending:
+            kind = pending.pop()
+            classes.append(kind)
+            pending.extend(kind.__subclasses__())
+        found = _NODE_CLASSES[types] = frozenset(kind for kind in classes if issubclass(kind, types))
+    return found
 
 
 def _with_parents(modules: list[str]) -> list[str]:
