@@ -408,7 +408,7 @@ def co_load(checks: EntrypointChecks, run: _Run) -> None:
         path = probe_dir / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"))
-    clashing = sorted(name for name in _repo_modules(repo) if name.split(".")[0] in PROBE_MODULES)
+    clashing = sorted({name.split(".")[0] for name in _repo_modules(repo)} & set(PROBE_MODULES))
     # This repo was loaded first (by load): now another repo with the same top-level module names.
     try:
         probe = hubimport.load(str(probe_dir), PROBE_ENTRY, {})

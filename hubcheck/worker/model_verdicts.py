@@ -116,7 +116,7 @@ def batch_invariance(judge: _Judge, device: str) -> str:
         shown = "; ".join(f"row {row}: {d.message}" for row, d in found[:_SHOWN])
         rows_differing = sorted({row for row, _ in found})
         raise _failed(f"rows {', '.join(map(str, rows_differing))} of a batch of {size} give other outputs alone than "
-                      f"in the batch (samples mixed across the batch?): {shown}",
+                      f"in the batch (samples mixed across the batch: batch statistics, batch-norm left in train mode?): {shown}",
                       {"rows": rows_differing, "differences": [d.details | {"key": d.key, "row": r}
                                                                for r, d in found[:10]]})
     return f"{rows} of {size} rows alone match the batch within tolerance ({len(batched)} batched outputs)"
