@@ -124,3 +124,13 @@ def test_a_function_named_in_prose_is_no_snippet(tmp_path):
     repo = write_repo(tmp_path / "zoo", {"hubconf.py": HUBCONF, "README.md":
                       "Without a docstring `torch.hub.help()` returns None; see `torch.hub.list`.\n"})
     assert hub_calls(repo, None) == ()
+
+
+def test_commented_out_calls_and_placeholder_repos_are_not_flagged(tmp_path):
+    repo = write_repo(tmp_path / "zoo", {"hubconf.py": HUBCONF, "README.md": _readme(
+        "this block does not parse",
+        '# model = torch.hub.load("acme/zoo", "resnet")',
+        'model = torch.hub.load("repo", "model")',
+        'model = torch.hub.load("acme/zoo", "resnet")',
+    )})
+    assert _codes(repo) == ["README.md:6:HUB403"]

@@ -218,9 +218,10 @@ def doc_snippet_prompts_for_trust(ctx: LintContext):
     - https://pytorch.org/docs/stable/hub.html#torch.hub.load (`trust_repo`)
     """
     for call in ctx.hub_calls:
-        if call.source != "github":
-            continue
         github = call.github
+        # A literal that is no `owner/name` (`"repo"`, a path) is a placeholder torch.hub refuses anyway.
+        if call.source != "github" or (call.repo is not None and github is None):
+            continue
         owner = github[0].lower() if github is not None else None
         if call.trust_repo == "False":
             why = "with trust_repo=False, which always prompts"

@@ -301,6 +301,8 @@ def _calls_in(block: _Block) -> list[HubCall]:
     calls = []
     for index, line in enumerate(block.lines):
         for start in _CALL_START.finditer(line):
+            if "#" in line[:start.start()]:
+                continue  # commented out: not what the document asks users to run
             text = "\n".join([line[start.start():], *block.lines[index + 1:index + _CONTINUATION_LINES]])
             call = _first_call(text)
             if call is not None:
