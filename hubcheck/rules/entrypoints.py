@@ -212,8 +212,10 @@ def leaked_import_entrypoint(ctx: LintContext):
     Flags a public callable imported from outside the repo (torch,
     torchvision, the standard library, another package), and one from the
     repo's own modules that hubconf's code uses itself (a model class or
-    helper it builds its entry points with), or that is a class while
-    hubconf defines entry points of its own (a building block). What hubconf
+    helper it builds its entry points with), or that is a class, or a
+    function that cannot be called without arguments (`validate(config,
+    loader, model)`), while hubconf defines entry points of its own (a
+    building block, a training helper). What hubconf
     imports from the repo only to list it (`from mypkg.models import
     resnet50_x, resnet101_x`, a hubconf that is only such imports) is its
     entry point list and is not flagged, nor is a re-export written

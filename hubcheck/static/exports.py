@@ -53,7 +53,15 @@ def _intended(entry: EntryPoint, used: frozenset[str], defines_own: bool, index:
     is_class = entry.definition is not None and isinstance(entry.definition.node, ast.ClassDef)
     # `from pkg.hub_utils import BPEHubInterface as bpe`: a new public name is chosen on purpose.
     renamed = bool(original) and original != entry.name
-    return not is_class or not defines_own or renamed
+    # Next to entry points of hubconf's own, a repo function that cannot be called without arguments
+    # (HRNet's `validate(config, val_loader, model, ...)`) is a helper: torch.hub.load(repo, name) fails.
+    helper = not is_class and defines_own and _needs_arguments(entry)
+    return (not is_class and not helper) or not defines_own or renamed
+
+
+def _needs_arguments(entry: EntryPoint) -> bool:
+    return any(p.default is None and not p.is_variadic and p.name not in ("self", "cls")
+               for p in entry.parameters or ())
 
 
 def _names_hubconf_uses(tree: ast.Module) -> frozenset[str]:
