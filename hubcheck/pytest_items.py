@@ -802,16 +802,15 @@ def _group_name(nodeid: str) -> str:
 
 
 def _report(result: CheckResult, strict: bool, properties: list[tuple[str, object]]) -> None:
-    if result.status is Status.NOT_VERIFIED:
+    not_verified = result.status is Status.NOT_VERIFIED
+    if not_verified:
         # Counted apart from skips in pytest's summary line (the plugin's pytest_report_teststatus reads this).
         properties.append((NOT_VERIFIED_PROPERTY, result.message))
-        if strict:
-            raise CheckFailure(f"not verified (--hubcheck-strict): {result.message}")
-        _skip(f"not verified: {result.message}")
-    if result.status is Status.FAILED:
-        raise CheckFailure(result.message)
-    if result.status is Status.SKIPPED:
-        _skip(result.message)
+    # The policy every format and `hubcheck validate --strict` exit by.
+    if Report(command="validate", repo={}, strict=strict).fails(result):
+        raise CheckFailure(f"not verified (--hubcheck-strict): {result.message}" if not_verified else result.message)
+    if result.status is not Status.PASSED:
+        _skip(f"not verified: {result.message}" if not_verified else result.message)
 
 
 def _skip(reason: str) -> None:
