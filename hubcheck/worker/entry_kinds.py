@@ -89,12 +89,12 @@ def subject_of(returned: Any) -> Subject:
     if is_gan_wrapper(returned):
         generator, reached = generator_of(returned)
         if isinstance(returned, torch.nn.Module):
-            return Subject(returned, "gan", "a GAN module (pytorch_GAN_zoo surface): forward runs on "
-                                            "buildNoiseData() noise", returned)
+            # A module like any other (forward's message says when its noise came from buildNoiseData).
+            return Subject(returned, "gan", "", returned)
         where = (f"that of its generator, {reached} ({type(generator).__name__})" if generator is not None
                  else "none (no generator)")
-        return Subject(returned, "gan", f"a GAN wrapper (pytorch_GAN_zoo surface): forward runs test() on "
-                                        f"buildNoiseData() noise; the state dict checked is {where}",
+        return Subject(returned, "gan", f"a GAN wrapper (pytorch_GAN_zoo surface), run by its test() unless a method "
+                                        f"is configured; the state dict checked is {where}",
                        generator, "test")
     if isinstance(returned, torch.nn.Module):
         return Subject(returned, "module", "", returned)
