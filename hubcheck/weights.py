@@ -85,15 +85,18 @@ def list_weights(repo_root: Path, model: HubconfModel, index: ModuleIndex | None
     found: dict[tuple[str, str], dict] = {}
     names: dict[Path, FileNames] = {}
     imported: dict[Path, dict[str, str]] = {}
-    for entry in model.entrypoints:
-        if entry.leaked:
-            continue
+    def names_of(path: Path) -> FileNames:
+        if path not in names:
+            names[path] = FileNames(model.tree if path == model.path else index.tree(path))
+        return names[path]
+
+    public = tuple(entry for entry in model.entrypoints if not entry.leaked)
+    if not _reaches_a_loader(Reach(dataclasses.replace(model, entrypoints=public), index), names_of):
+        return ()  # one walk of everything says no entry point loads weights: no walk per entry point needed
+    for entry in public:
         reach = Reach(dataclasses.replace(model, entrypoints=(entry,)), index)
         for unit, call in reach.nodes_of(ast.Call):
-            file_names = names.get(unit.path)
-            if file_names is None:
-                tree = model.tree if unit.path == model.path else index.tree(unit.path)
-                file_names = names[unit.path] = FileNames(tree)
+            file_names = names_of(unit.path)
             callee = file_names.qualified(call.func)
             if callee is None or not _is_loader(callee):
                 continue
@@ -114,6 +117,14 @@ def list_weights(repo_root: Path, model: HubconfModel, index: ModuleIndex | None
         refs.append(WeightRef(location, kind, record["file_name"], record["hash"], record["checked"],
                               tuple(sorted(record["users"])), tuple(sorted(record["sites"], key=lambda s: (s.path, s.line)))))
     return tuple(refs)
+
+
+def _reaches_a_loader(reach: Reach, names_of) -> bool:
+    for unit, call in reach.nodes_of(ast.Call):
+        callee = names_of(unit.path).qualified(call.func)
+        if callee is not None and _is_loader(callee):
+            return True
+    return False
 
 
 def _imported_constants(path: Path, module: str | None, tree: ast.Module | None, index: ModuleIndex,
