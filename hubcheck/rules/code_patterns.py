@@ -292,7 +292,11 @@ def cwd_relative_path(ctx: LintContext):
     joins onto another path (`base / Path("x")`), splits a name
     (`Path("x").stem`) or is a parameter's default (`path=Path("labels.cache")`,
     a placeholder the callers replace). A name bound more than once, or a class attribute
-    (`self.WEIGHTS`), is not followed.
+    (`self.WEIGHTS`), is not followed. A relative literal passed to one of
+    the repo's own functions that hands that parameter on as a path
+    (`_fetch(url, model_dir=".torch/models")`, where `_fetch` calls
+    `load_state_dict_from_url(url, model_dir=model_dir)`) is flagged at
+    that call.
 
     ## Why is this bad?
     torch.hub does not change the working directory: it imports hubconf from
@@ -331,6 +335,7 @@ def cwd_relative_path(ctx: LintContext):
     - torch/hub.py `_load_local`: hubconf is imported from the cache folder; `os.chdir` is never called
     """
     covered: set[int] = set()
+    wrappers: dict[tuple, dict[str, tuple[int | None, str, str]]] = {}
     for unit, call, name in ctx.calls_to(*_PATH_PARAMETERS):
         if id(call) in covered:
             continue
@@ -352,6 +357,51 @@ def cwd_relative_path(ctx: LintContext):
             # `torch.load(Path("w.pth"))` is one problem, reported at the outer call.
             covered.update(id(inner) for inner in ast.walk(passed))
             yield _at(unit, call, {"call": ast.unparse(call.func), "path": path, "anchored": _anchored(name, path)})
+        elif isinstance(passed, ast.Name) and chain:
+            wrapper = _path_parameter(chain[0], passed.id)
+            if wrapper is not None:
+                place = (unit.path, getattr(chain[0], "lineno", 0), getattr(chain[0], "col_offset", 0))
+                wrappers.setdefault(place, {})[passed.id] = (*wrapper, name)
+    yield from _relative_paths_through_wrappers(ctx, wrappers)
+
+
+def _path_parameter(function: ast.AST, name: str) -> tuple[int | None, str] | None:
+    """``(position, keyword)`` of the parameter ``name`` of a module-level-style function, else None.
+
+    A method's ``self`` shifts positions, so only a plain function's parameters are used.
+    """
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    if positional and positional[0].arg in ("self", "cls"):
+        return None
+    for position, arg in enumerate(positional):
+        if arg.arg == name:
+            return position, name
+    if any(arg.arg == name for arg in args.kwonlyargs):
+        return None, name
+    return None
+
+
+def _relative_paths_through_wrappers(ctx: LintContext, wrappers: dict[tuple, dict[str, tuple[int | None, str, str]]]):
+    """A relative path literal passed to the repo's own helper that hands it on as a path
+    (`_fetch(url, model_dir=".torch/models")`, where `_fetch` calls load_state_dict_from_url)."""
+    if not wrappers:
+        return
+    for unit, call in ctx.calls():
+        definition = ctx.callee_definition(unit, call.func)
+        if definition is None:
+            continue
+        path_of, node = definition
+        parameters = wrappers.get((path_of, getattr(node, "lineno", 0), getattr(node, "col_offset", 0)), {})
+        for position, keyword, inner in parameters.values():
+            passed = argument(call, position, keyword)
+            if passed is None or passed is MAYBE:
+                continue
+            path = ctx.names(unit.path).literal(passed, enclosing_functions(ctx.ancestors(unit, call)))
+            if path is not None and _is_cwd_relative(path):
+                yield _at(unit, call, {"call": ast.unparse(call.func), "path": path, "anchored": _anchored(inner, path)})
 
 
 # -- HUB204: CUDA without a check ------------------------------------------------------------

@@ -10,10 +10,10 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hubcheck.static.import_calls import CalledAtImport, functions_called_at_import
+from hubcheck.static.import_calls import CalledAtImport, CallResolver, functions_called_at_import
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex
-from hubcheck.static.names import FileNames
+from hubcheck.static.names import FileNames, last_words
 from hubcheck.static.reach import CodeUnit, NodeT, Reach
 from hubcheck.static.reader import HUBCONF, HubconfUnreadable
 from hubcheck.static.syntax import span
@@ -66,6 +66,14 @@ class LintContext:
         return functions_called_at_import(self._reach, self.index) if self._reach is not None else ()
 
     @cached_property
+    def _resolver(self) -> CallResolver | None:
+        return CallResolver(self._reach, self.index) if self._reach is not None else None
+
+    def callee_definition(self, unit: CodeUnit, func: ast.expr) -> tuple[Path, ast.AST] | None:
+        """The repo's ``def`` or ``class`` (and its file) that a call's ``func`` in ``unit`` names, or None."""
+        return self._resolver.definition(unit, func) if self._resolver is not None else None
+
+    @cached_property
     def _calls(self) -> tuple[tuple[CodeUnit, ast.Call], ...]:
         seen: set[tuple] = set()
         found = []
@@ -82,22 +90,37 @@ class LintContext:
         return self._calls
 
     @cached_property
-    def _calls_by_callee(self) -> dict[str | None, list[tuple[int, CodeUnit, ast.Call]]]:
-        by_callee: dict[str | None, list[tuple[int, CodeUnit, ast.Call]]] = {}
+    def _calls_by_name(self) -> dict[str, list[tuple[int, CodeUnit, ast.Call]]]:
+        """The calls of :meth:`calls` by the last word of what they call: ``load`` for ``torch.load(...)``,
+        and for a bare name its import alias's (``lsd(...)`` after ``import ... as lsd``), read once."""
+        by_name: dict[str, list[tuple[int, CodeUnit, ast.Call]]] = {}
         for position, (unit, call) in enumerate(self._calls):
-            callee = self.names(unit.path).qualified(call.func)
-            by_callee.setdefault(callee, []).append((position, unit, call))
-        return by_callee
+            func = call.func
+            if isinstance(func, ast.Attribute):
+                name = func.attr
+            elif isinstance(func, ast.Name):
+                name = (self.names(unit.path).qualified(func) or "").rpartition(".")[2]
+            else:
+                continue
+            by_name.setdefault(name, []).append((position, unit, call))
+        return by_name
 
     def calls_to(self, *callees: str) -> list[tuple[CodeUnit, ast.Call, str]]:
         """The calls of :meth:`calls` whose callee is one of ``callees``, canonical dotted names as
         :meth:`FileNames.qualified` gives them (``torch.load``), in the same order, each with its callee.
 
-        Each call's callee is resolved once for all the rules that ask.
+        Only the calls whose last word can be one of the callees' are resolved (a timm-sized
+        repo makes 70,000 calls, and few are to any function a rule asks about).
         """
-        by_callee = self._calls_by_callee
-        found = sorted(((position, unit, call, callee) for callee in set(callees)
-                        for position, unit, call in by_callee.get(callee, ())), key=itemgetter(0))
+        by_name = self._calls_by_name
+        wanted = set(callees)
+        found = []
+        for name in {word for callee in wanted for word in last_words(callee)}:
+            for position, unit, call in by_name.get(name, ()):
+                callee = self.names(unit.path).qualified(call.func)
+                if callee in wanted:
+                    found.append((position, unit, call, callee))
+        found.sort(key=itemgetter(0))
         return [(unit, call, callee) for _, unit, call, callee in found]
 
     @cached_property

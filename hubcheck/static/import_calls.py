@@ -50,7 +50,7 @@ def functions_called_at_import(reach: Reach, index: ModuleIndex) -> tuple[Called
             functions.setdefault(_place(unit.path, unit.node), unit)
     if not functions:
         return ()
-    resolver = _Resolver(reach, index)
+    resolver = CallResolver(reach, index)
     calls_by_unit: dict[int, list[ast.Call]] = {}
     for unit, call in reach.nodes_of(ast.Call, import_time=False):
         calls_by_unit.setdefault(id(unit.node), []).append(call)
@@ -87,7 +87,7 @@ def inside_inner_definition(ancestors: tuple[ast.AST, ...]) -> bool:
     return any(isinstance(a, (*FUNCTION_NODES, ast.ClassDef)) for a in ancestors[1:])
 
 
-class _Resolver:
+class CallResolver:
     """Resolves a called name in one repo file to the function or class it is defined as."""
 
     def __init__(self, reach: Reach, index: ModuleIndex) -> None:
@@ -97,7 +97,7 @@ class _Resolver:
 
     def called(self, unit: CodeUnit, func: ast.expr, functions: dict[_Place, CodeUnit]) -> CodeUnit | None:
         """The unit of the function (or the ``__init__`` of the class) that ``func(...)`` runs, if it is the repo's."""
-        definition = self._definition(unit, func)
+        definition = self.definition(unit, func)
         if definition is None:
             return None
         path, node = definition
@@ -109,7 +109,8 @@ class _Resolver:
             node = init
         return functions.get(_place(path, node))
 
-    def _definition(self, unit: CodeUnit, func: ast.expr) -> tuple[Path, ast.AST] | None:
+    def definition(self, unit: CodeUnit, func: ast.expr) -> tuple[Path, ast.AST] | None:
+        """The repo's ``def`` or ``class`` (with its file) that ``func``, called in ``unit``, names; else None."""
         bindings = self._module_bindings(unit.path)
         if isinstance(func, ast.Name):
             stmt = bindings.get(func.id)
