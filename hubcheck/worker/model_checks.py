@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from . import hubimport, outputs
@@ -325,32 +324,32 @@ def dtype(checks: EntrypointChecks, run: _Run) -> None:
     low = low_precision(run.device)
     model = _copy(checks, run).to(low)
     inputs = [t.to(low) if t.is_floating_point() else t for t in _inputs(run)]
-    upcast: dict[str, int] = {}
-    with _UpcastRecorder(low, upcast):
+    upcast: list[str] = []
+    hooks = [module.register_forward_hook(_upcast_recorder(f"{name} ({type(module).__name__})", low, upcast))
+             for name, module in model.named_modules() if next(module.children(), None) is None]
+    try:
         leaves, structure = checks._forward(model, inputs, run.device)
-    fell_back = ", ".join(f"{op} ({count}x)" for op, count in sorted(upcast.items(), key=lambda i: -i[1])[:8])
-    note = f"{str(low).replace('torch.', '')}; computed in float32: {fell_back}" if upcast else \
-        f"{str(low).replace('torch.', '')}; every op ran in it"
+    finally:
+        for hook in hooks:
+            hook.remove()
+    low_name = str(low).replace("torch.", "")
+    layers = list(dict.fromkeys(upcast))
+    note = (f"{low_name}; layers that computed in float32: {', '.join(layers[:8])}"
+            + (f" and {len(layers) - 8} more" if len(layers) > 8 else "")) if layers else \
+        f"{low_name}; every layer computed in it"
     checks._write(run.device, "dtype", [t.cpu() for t in inputs], leaves, structure, note=note)
 
 
-class _UpcastRecorder(TorchDispatchMode):
-    """Counts the ops that got low-precision floats and gave float32: where the model fell back."""
+def _upcast_recorder(name: str, low: torch.dtype, found: list[str]) -> Callable[..., None]:
+    """A forward hook noting ``name`` when the layer got low-precision floats and gave float32: a fallback.
 
-    def __init__(self, low: torch.dtype, counts: dict[str, int]) -> None:
-        super().__init__()
-        self.low = low
-        self.counts = counts
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        result = func(*args, **(kwargs or {}))
-        flat_in = tree_flatten((args, kwargs or {}))[0]
-        if any(isinstance(t, torch.Tensor) and t.dtype == self.low for t in flat_in):
-            flat_out = tree_flatten(result)[0]
-            if any(isinstance(t, torch.Tensor) and t.dtype == torch.float32 for t in flat_out):
-                name = str(getattr(func, "overloadpacket", func)).replace("aten.", "")
-                self.counts[name] = self.counts.get(name, 0) + 1
-        return result
+    Layer hooks, not a dispatch mode: the first TorchDispatchMode costs seconds of imports, and a layer's name
+    points into the repo's model where an aten op does not."""
+    def hook(module: torch.nn.Module, args: Any, output: Any) -> None:
+        if any(isinstance(t, torch.Tensor) and t.dtype == low for t in tree_flatten(args)[0]) and any(
+                isinstance(t, torch.Tensor) and t.dtype == torch.float32 for t in tree_flatten(output)[0]):
+            found.append(name)
+    return hook
 
 
 def channels_last(checks: EntrypointChecks, run: _Run) -> None:
