@@ -85,6 +85,7 @@ def list_weights(repo_root: Path, model: HubconfModel, index: ModuleIndex | None
     found: dict[tuple[str, str], dict] = {}
     names: dict[Path, FileNames] = {}
     imported: dict[Path, dict[str, str]] = {}
+
     def names_of(path: Path) -> FileNames:
         if path not in names:
             names[path] = FileNames(model.tree if path == model.path else index.tree(path))
