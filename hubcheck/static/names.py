@@ -36,6 +36,13 @@ CANONICAL = {
     "posixpath.join": "os.path.join",
 }
 
+def last_words(callee: str) -> set[str]:
+    """The last words a dotted name can be written with that :meth:`FileNames.qualified` turns into
+    ``callee``: its own, and those of the other spellings of it (``load_url`` for ``load_state_dict_from_url``)."""
+    return {name.rpartition(".")[2] for name in (callee, *(other for other, canonical in CANONICAL.items()
+                                                           if canonical == callee))}
+
+
 TORCH_LOAD = "torch.load"
 LOAD_STATE_DICT_FROM_URL = "torch.hub.load_state_dict_from_url"
 DOWNLOAD_URL_TO_FILE = "torch.hub.download_url_to_file"

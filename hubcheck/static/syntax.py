@@ -150,13 +150,18 @@ def live_statements(body: list[ast.stmt], into_definitions: bool) -> Iterator[as
     """
     # A worklist, not recursion: nesting can be far deeper than Python's recursion limit.
     pending = list(reversed(body))
+    compound = _COMPOUND_STATEMENTS if into_definitions else _COMPOUND_STATEMENTS - set(DEFINITION_NODES)
     while pending:
         stmt = pending.pop()
         yield stmt
-        if not into_definitions and isinstance(stmt, DEFINITION_NODES):
-            continue
-        for block in reversed(live_blocks(stmt)):
-            pending.extend(reversed(block))
+        if type(stmt) in compound:
+            for block in reversed(live_blocks(stmt)):
+                pending.extend(reversed(block))
+
+
+# The statements that hold blocks (``body``, or a match's ``cases``); the others hold expressions only.
+_COMPOUND_STATEMENTS = frozenset(kind for kind in vars(ast).values() if isinstance(kind, type)
+                                 and issubclass(kind, ast.stmt) and {"body", "cases"} & set(kind._fields))
 
 
 def live_children(node: ast.AST) -> list[ast.AST]:
