@@ -8,7 +8,7 @@ import re
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
-from hubcheck.static.model import EntryPoint, EntryPointKind
+from hubcheck.static.model import EntryPoint, EntryPointKind, HubconfModel
 
 # torch.hub.load's own keywords: a parameter with one of these names never
 # receives the caller's value.
@@ -199,7 +199,7 @@ def entrypoint_undocumented_parameter(ctx: LintContext):
     code="HUB103",
     name="leaked-import-entrypoint",
     severity=Severity.WARNING,
-    message="{name!r}, imported from {module}, is listed by torch.hub.list as an entry point, "
+    message="{name!r}, {source}, is listed by torch.hub.list as an entry point, "
             "but it is a helper, not a model users load",
     fix="{remedy}",
 )
@@ -222,7 +222,9 @@ def leaked_import_entrypoint(ctx: LintContext):
     `from m import x as x`, renamed (`import X as x` from the repo) or
     listed in `__all__`. A star import (`from mypkg.models import *`) of
     a repo module without `__all__` brings the names that module imports
-    itself (`Optional`, `partial`): those are flagged too.
+    itself (`Optional`, `partial`): those are flagged too. So is a public
+    name hubconf binds at its top level to an instance of a class that is
+    not the repo's (`to_pil = ToPILImage()`, a metric object).
 
     ## Why is this bad?
     torch.hub.list returns every public callable in hubconf's namespace,
@@ -272,13 +274,37 @@ def leaked_import_entrypoint(ctx: LintContext):
             template = _STAR_REMEDY if entry.line in star_lines else _IMPORT_REMEDY
             remedy = template.format(name=entry.name, module=module, original=original)
             yield Violation(model.path, entry.line, entry.column,
-                            {"name": entry.name, "module": module, "original": original, "remedy": remedy},
-                            entry.name)
+                            {"name": entry.name, "source": f"imported from {module}", "module": module,
+                             "original": original, "remedy": remedy}, entry.name)
+    built = _library_instances(model)
+    for entry in model.entrypoints:
+        if entry.name in built:
+            source = f"an instance of {built[entry.name]} built when hubconf is imported"
+            remedy = _INSTANCE_REMEDY.format(name=entry.name)
+            yield Violation(model.path, entry.line, entry.column,
+                            {"name": entry.name, "source": source, "module": "", "original": entry.name,
+                             "remedy": remedy}, entry.name)
+
+
+def _library_instances(model: HubconfModel) -> dict[str, str]:
+    """Public module-level names of hubconf bound to an instance of a class that is not the repo's
+    (`to_pil = ToPILImage()`), each with the class as written: a transform or a metric, not a model."""
+    found: dict[str, str] = {}
+    candidates = {e.name for e in model.entrypoints if e.kind is EntryPointKind.OBJECT
+                  and (e.definition is None or not e.definition.local)}
+    for stmt in model.tree.body:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name) and target.id in candidates:
+                    found[target.id] = ast.unparse(stmt.value.func)
+    return found
 
 
 _IMPORT_REMEDY = ("import it under a private name (`from {module} import {original} as _{original}`) and use "
                   "`_{original}` in hubconf; if it is meant to be an entry point, re-export it on purpose "
                   "(`from {module} import {original} as {name}`, or list it in `__all__`)")
+_INSTANCE_REMEDY = ("make it private (`_{name}`) and use that name in hubconf; torch.hub.load(repo, '{name}') "
+                    "would call the object with no arguments")
 # A star import has no name to make private: the module it reads decides what comes along.
 _STAR_REMEDY = ("give {module} an `__all__` that lists only what hubconf should show: a star import of a module "
                 "without one brings every public name it binds, its own imports included")
