@@ -2,8 +2,8 @@
 
 Git sources (``owner/name``, ``git+URL``) already keep one exported tree per commit in
 the hubcheck cache (:mod:`hubcheck.resolve`), so another ref is another resolve. A local
-directory is read from its work tree's git repository: ``git archive`` of the ref,
-unpacked into a temporary directory that is deleted afterwards; the work tree, index
+directory is read from its work tree's git repository: ``git archive`` of the ref's
+sources and configuration (what static reading needs), unpacked into a temporary directory that is deleted afterwards; the work tree, index
 and HEAD are never changed. Without a ref, a local directory is used as it is on disk,
 uncommitted changes included: what a pull request is about to publish.
 """
@@ -82,6 +82,17 @@ def _inside_work_tree(directory: Path) -> Path:
     return directory.resolve().relative_to(Path(repo.working_tree_dir).resolve())
 
 
+# What the static model reads: sources and the configuration next to them. Weights and data stay out, which
+# keeps the export small and lets a mirror that lacks its large blobs still be compared.
+_STATIC_SUFFIXES = (".py", ".pyi", ".toml", ".cfg")
+
+
+def _static_sources(repo, commit: str, inside: Path) -> list[str]:
+    """The paths under ``inside`` at ``commit`` that static reading needs (see :data:`_STATIC_SUFFIXES`)."""
+    listed = repo.git.ls_tree("-r", "--name-only", "-z", commit, "--", "." if str(inside) == "." else inside.as_posix())
+    return [path for path in listed.split("\0") if path.endswith(_STATIC_SUFFIXES)]
+
+
 def _export_local(directory: Path, ref: str, into: Path) -> str:
     """Unpack ``ref``'s files of the work tree holding ``directory`` into ``into``; return the commit."""
     import tarfile
@@ -97,16 +108,18 @@ def _export_local(directory: Path, ref: str, into: Path) -> str:
         raise ResolutionError(f"unknown ref {ref!r} in {repo.working_tree_dir}; name a branch, tag or commit "
                               "(`git tag`, `git branch -a` list them)") from None
     inside = _inside_work_tree(directory)
-    archive = io.BytesIO()
-    try:
-        repo.archive(archive, treeish=commit, format="tar", **({"path": inside.as_posix()} if str(inside) != "." else {}))
-    except git.GitCommandError as error:
-        message = (error.stderr or "").strip().splitlines()
-        raise ResolutionError(f"could not export {ref!r}: {message[-1] if message else error}") from None
-    archive.seek(0)
-    with tarfile.open(fileobj=archive) as tar:
-        tar.extraction_filter = getattr(tarfile, "tar_filter", None)
-        tar.extractall(into)  # noqa: S202 - a commit git exported, under tar_filter where it exists
+    sources = _static_sources(repo, commit, inside)
+    if sources:  # none: the ref has no hubconf.py either, which the caller reports
+        archive = io.BytesIO()
+        try:
+            repo.archive(archive, treeish=commit, format="tar", path=sources)
+        except git.GitCommandError as error:
+            message = (error.stderr or "").strip().splitlines()
+            raise ResolutionError(f"could not export {ref!r}: {message[-1] if message else error}") from None
+        archive.seek(0)
+        with tarfile.open(fileobj=archive) as tar:
+            tar.extraction_filter = getattr(tarfile, "tar_filter", None)
+            tar.extractall(into)  # noqa: S202 - a commit git exported, under tar_filter where it exists
     (into / inside).mkdir(parents=True, exist_ok=True)
     return commit
 
