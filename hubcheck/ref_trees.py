@@ -2,10 +2,11 @@
 
 Git sources (``owner/name``, ``git+URL``) already keep one exported tree per commit in
 the hubcheck cache (:mod:`hubcheck.resolve`), so another ref is another resolve. A local
-directory is read from its work tree's git repository: ``git archive`` of the ref's
-sources and configuration (what static reading needs), unpacked into a temporary directory that is deleted afterwards; the work tree, index
-and HEAD are never changed. Without a ref, a local directory is used as it is on disk,
-uncommitted changes included: what a pull request is about to publish.
+directory (or a bare repository) is read from its git repository: ``git archive`` of the
+ref's sources and configuration (what static reading needs), unpacked into a temporary
+directory that is deleted afterwards; the work tree, index and HEAD are never changed.
+Without a ref, a local directory is used as it is on disk, uncommitted changes included:
+what a pull request is about to publish.
 """
 
 from __future__ import annotations
