@@ -170,6 +170,7 @@ def test_torch_home_checks_cached_copies_offline(tmp_path, server):
     assert "not in --torch-home" in found[f"pickled-{PICKLED_HASH}.pth"]["message"]
 
 
+@pytest.mark.slow  # a Python process that imports torch per checkpoint: about 2 s each
 def test_load_uses_weights_only_in_another_process_and_names_the_globals(tmp_path, server):
     repo = _repo(tmp_path, server)
     (repo / "weights" / "local.pth").write_bytes(GOOD)
