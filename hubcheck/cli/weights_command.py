@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+import importlib.util
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hubcheck.cli.common import OutputOption, RefreshOption, RepoArgument, emit, handles_errors, resolve_repo
-from hubcheck.errors import ExitCode, UsageError
+from hubcheck.errors import ExitCode, MissingDependencyError, UsageError
 
 
 class WeightsFormat(str, enum.Enum):
@@ -49,6 +50,9 @@ def weights_command(
         raise UsageError(f"--timeout must be more than 0 and at most a day (got {timeout:g})")
     if torch_home is not None and not torch_home.is_dir():
         raise UsageError(f"--torch-home {torch_home} is not a directory")
+    # The loader runs in this interpreter's Python: without torch every load would "fail", reading as a bad file.
+    if load and importlib.util.find_spec("torch") is None:
+        raise MissingDependencyError("--load loads checkpoints with torch, which is not installed: pip install 'hubcheck[run]'")
     resolved = resolve_repo(repo, refresh)
     require_hubconf(resolved)
     refs = list_weights(resolved.path, read_hubconf(resolved.path))
