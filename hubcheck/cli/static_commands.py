@@ -6,7 +6,7 @@ import difflib
 import enum
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +27,9 @@ from hubcheck.cli.common import (
 )
 from hubcheck.errors import ExitCode, UsageError
 from hubcheck.report import LintFormat
+
+if TYPE_CHECKING:
+    from hubcheck.report.sarif import Documented
 
 
 class ListFormat(str, enum.Enum):
@@ -162,15 +165,20 @@ def lint_command(
     diff: Annotated[bool, typer.Option(
         "--diff", help="Print the fixes --fix would apply as a unified diff, and write nothing."
     )] = False,
+    api_base: Annotated[str | None, typer.Option(
+        "--api-base", metavar="REF",
+        help="Also report the API changes (as `hubcheck diff --base REF`) from REF to REPO as linted.",
+    )] = None,
 ) -> None:
     """Check hubconf.py against the rule set, without running any repo code."""
+    from hubcheck.api_lint import api_selector_problem, is_api_selector
     from hubcheck.baseline import read_baseline
     from hubcheck.rules import validate_code_selector
 
     selected = split_codes(select)
     ignored = split_codes(ignore)
     for code in selected + ignored:
-        problem = validate_code_selector(code)
+        problem = api_selector_problem(code, api_base) if is_api_selector(code) else validate_code_selector(code)
         if problem:
             raise UsageError(problem)
     if baseline is not None and write_baseline is not None:
@@ -186,7 +194,7 @@ def lint_command(
 
     def lint_one(spec: str) -> ExitCode:
         text, code = _lint_one(spec, refresh, selected, ignored, no_cache, accepted, write_baseline, statistics,
-                               format, fix, diff)
+                               format, fix, diff, api_base)
         texts.append(text)
         return code
 
@@ -200,8 +208,9 @@ def lint_command(
 
 def _lint_one(repo: str, refresh: bool, selected: tuple[str, ...], ignored: tuple[str, ...], no_cache: bool,
               accepted, write_baseline: Path | None, statistics: bool, format: LintFormat,
-              fix: bool = False, diff: bool = False) -> tuple[str, ExitCode]:
-    """One repo's lint report, as text in ``format``, and the exit code it calls for."""
+              fix: bool = False, diff: bool = False, api_base: str | None = None) -> tuple[str, ExitCode]:
+    """One repo's lint report, as text in ``format``, and the exit code it calls for; with ``api_base``,
+    the API changes from that ref are findings of the same report."""
     from hubcheck.baseline import write_baseline as write_baseline_file
     from hubcheck.lint import lint_repo
     from hubcheck.lint_cache import LintCache
@@ -235,20 +244,34 @@ def _lint_one(repo: str, refresh: bool, selected: tuple[str, ...], ignored: tupl
         fixed = sum(len(planned.fixed) for planned in fixes)
         typer.echo(f"hubcheck: fixed {fixed} finding(s) in {len(fixes)} file(s)", err=True)
         result = lint()
+    repo_json = resolved.to_json()
+    every = result.findings
+    catalogue: tuple[Documented, ...] | None = None
+    if api_base is not None:
+        from hubcheck.api_diff import CHANGE_KINDS
+        from hubcheck.api_lint import lint_api
+        from hubcheck.findings import Finding
+        from hubcheck.rules import ALL_RULES
+
+        api = lint_api(resolved.spec, api_base, select=selected, ignore=ignored, refresh=refresh)
+        every = tuple(sorted((*result.findings, *api.findings), key=Finding.sort_key))
+        repo_json = {**repo_json, "base": api.base.to_json()}  # as `hubcheck diff` reports it
+        catalogue = (*ALL_RULES, *CHANGE_KINDS)
     if write_baseline is not None:
-        write_baseline_file(write_baseline, result.findings)
-        typer.echo(f"hubcheck: wrote {write_baseline}, accepting {len(result.findings)} finding(s)", err=True)
+        write_baseline_file(write_baseline, every)
+        typer.echo(f"hubcheck: wrote {write_baseline}, accepting {len(every)} finding(s)", err=True)
         return "", ExitCode.OK
-    findings = result.findings if accepted is None else accepted.new_findings(result.findings)
-    if len(findings) < len(result.findings) and not quiet():
-        typer.echo(f"hubcheck: {len(result.findings) - len(findings)} finding(s) in the baseline not shown", err=True)
-    report = Report(command="lint", repo=resolved.to_json(), findings=findings)
+    findings = every if accepted is None else accepted.new_findings(every)
+    if len(findings) < len(every) and not quiet():
+        typer.echo(f"hubcheck: {len(every) - len(findings)} finding(s) in the baseline not shown", err=True)
+    report = Report(command="lint", repo=repo_json, findings=findings)
     if statistics:
         from hubcheck.report.statistics import format_statistics, format_statistics_json
 
         text = format_statistics_json(report) if format is LintFormat.JSON else format_statistics(report)
     else:
-        text = render_report(report, format.value, path_prefix(resolved.path), summary=not quiet())
+        text = render_report(report, format.value, path_prefix(resolved.path), summary=not quiet(),
+                             catalogue=catalogue)
     return text, report.exit_code
 
 

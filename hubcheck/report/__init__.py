@@ -10,6 +10,7 @@ class LintFormat(str, enum.Enum):
     JSON = "json"
     SARIF = "sarif"
     GITHUB = "github"
+    MARKDOWN = "markdown"
 
 
 class ValidateFormat(str, enum.Enum):
