@@ -290,6 +290,12 @@ class RepoState:
         return [(e.name, e.line) for e in model.entrypoints
                 if e.leaked and is_selected(e.name, (), options.select_patterns, options.exclude_patterns)]
 
+    def model_checks(self) -> tuple[str, ...]:
+        """The model checks collected for every entry point: ``--hubcheck-check``, else ``[validate] checks``."""
+        from hubcheck.model_checks import selected
+
+        return selected(self.run.options.overrides.checks, self.config.validate.checks)
+
     def devices(self, name: str) -> tuple[str, ...]:
         """The devices an entry point's items are collected for."""
         entry = self.config.entrypoint(name)
