@@ -122,3 +122,13 @@ def test_api_codes_are_selected_ignored_and_baselined_like_rules(pr_repo, tmp_pa
     (pr_repo / "hubconf.py").write_text(V2.replace("def tiny", "def tiny2"))
     run = hubcheck("lint", str(pr_repo), "--api-base", "v1", "--baseline", str(baseline))
     assert run.code == 1 and "entry point 'tiny' was removed" in run.stdout and "'small'" not in run.stdout
+
+
+def test_a_git_url_is_compared_at_its_own_ref(pr_repo, tmp_path):
+    (pr_repo / "hubconf.py").write_text(V1)  # uncommitted: a clone of the URL does not see it
+    env = {"HUBCHECK_CACHE": str(tmp_path / "cache")}
+    run = hubcheck("lint", f"git+file://{pr_repo}@v2", "--api-base", "v1", "-f", "json", env=env)
+    document = json.loads(run.stdout)
+    assert run.code == 1, run.stderr
+    assert [f["entrypoint"] for f in document["findings"] if f["code"].startswith("API")] == ["small"]
+    assert document["repo"]["base"]["ref"] == "v1" and document["repo"]["ref"] == "v2"
