@@ -82,6 +82,11 @@ def test_a_bad_ref_is_one_line_and_exit_2(pr_repo):
     run = hubcheck("lint", str(pr_repo), "--api-base", "nope")
     assert run.code == 2 and "unknown ref 'nope'" in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and not run.stdout, run.stderr
+    fixable = V2.replace("return torch.nn.Linear(width, width)", 'return torch.load("tiny.pt", map_location="cpu")')
+    (pr_repo / "hubconf.py").write_text(fixable)
+    assert hubcheck("lint", str(pr_repo), "--diff").code == 1, "HUB202 has a fix to write"
+    run = hubcheck("lint", str(pr_repo), "--fix", "--api-base", "nope")
+    assert run.code == 2 and (pr_repo / "hubconf.py").read_text() == fixable, "nothing written for a bad ref"
 
 
 def test_json_carries_the_api_findings_and_the_base(pr_repo):

@@ -230,6 +230,10 @@ def _lint_one(repo: str, refresh: bool, selected: tuple[str, ...], ignored: tupl
         return linted
 
     result = lint()
+    if fix and api_base is not None:
+        from hubcheck.api_lint import lint_api
+
+        lint_api(resolved.spec, api_base, refresh=refresh)  # a bad REF is exit 2 before the fixes write anything
     if fix or diff:
         from hubcheck.fixes import apply_fixes, plan_fixes
 
