@@ -10,6 +10,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hubcheck.static.collisions import GenericImport, generic_imports
 from hubcheck.static.import_calls import CalledAtImport, CallResolver, functions_called_at_import
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex
@@ -64,6 +65,11 @@ class LintContext:
     def called_at_import(self) -> tuple[CalledAtImport, ...]:
         """The repo's function bodies that run when hubconf is imported, because import-time code calls them."""
         return functions_called_at_import(self._reach, self.index) if self._reach is not None else ()
+
+    @cached_property
+    def generic_imports(self) -> tuple[GenericImport, ...]:
+        """The imports in reached code that put a repo module with a generic top-level name in ``sys.modules``."""
+        return generic_imports(self._reach) if self._reach is not None else ()
 
     @cached_property
     def _resolver(self) -> CallResolver | None:

@@ -387,22 +387,32 @@ def _suggested_package(ctx: LintContext, name: str) -> str:
     code="HUB303",
     name="generic-module-name",
     severity=Severity.WARNING,
-    message="hubconf imports the repo's module {name!r}, a name other hub repos use too: loading two of "
-            "them in one process gives the second one the first's {name!r} from sys.modules",
+    message="{importer} imports the repo's module {name!r}{chain}, a name other hub repos use too: loading "
+            "two of them in one process gives the second one the first's {name!r} from sys.modules",
     fix="rename it to something only this repo uses (e.g. `{suggested}`), or move it into a uniquely named "
         "package and import `yourpackage.{name}`",
 )
 def generic_module_name(ctx: LintContext):
     """
     ## What it does
-    Checks for repo modules with generic top-level names that hubconf.py imports.
+    Checks for repo modules with generic top-level names that code run by
+    torch.hub imports.
 
-    Looks at every import in hubconf.py, at module level or in functions,
-    for a top-level module or package inside the repo named `utils`,
-    `models`, `common`, `layers`, `config`... (`GENERIC_MODULE_NAMES`).
-    Each name is reported once, at its first import. Installed packages
-    with those names, and repo modules inside a uniquely named package
-    (`from mynet.models import x`), are not flagged.
+    Follows the imports from hubconf.py's module level into the repo's
+    modules, and the code each entry point runs, as the other import-time
+    rules do: an import that runs when hubconf is imported, or when an
+    entry point is called, leaves its module in `sys.modules` all the same.
+    It looks for absolute imports of a top-level module or package inside
+    the repo named `utils`, `models`, `common`, `layers`, `config`...
+    (`GENERIC_MODULE_NAMES`). Each name is reported once, at the import
+    that binds it, with the chain of imports from hubconf in the message
+    (`hubconf -> vision_transformer -> utils` when hubconf imports
+    `vision_transformer.py` and that does `from utils import trunc_normal_`);
+    an import when hubconf is imported comes before one in an entry point,
+    and the shortest chain first. Code no entry point reaches (training
+    scripts), installed packages with those names, repo modules inside a
+    uniquely named package (`from mynet.models import x`) and relative
+    imports inside a package are not flagged.
 
     ## Why is this bad?
     torch.hub imports a repo's modules with the repo at `sys.path[0]` and
@@ -433,26 +443,13 @@ def generic_module_name(ctx: LintContext):
     - https://pytorch.org/docs/stable/hub.html#known-limitations
     - torch/hub.py `_import_module`: modules imported by hubconf are never removed from sys.modules
     """
-    model = ctx.model
-    if model is None or not any(i.name.partition(".")[0] in GENERIC_MODULE_NAMES for i in model.imports):
-        return
-    entry_at = {
-        (node.lineno, node.col_offset + 1): entrypoint
-        for node, _, entrypoint in ctx.hubconf_nodes()
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-    }
-    reported: set[str] = set()
-    for imported in sorted(model.imports, key=lambda i: (i.line, i.column)):
-        top = imported.name.partition(".")[0]
-        if top in reported or top not in GENERIC_MODULE_NAMES:
-            continue
-        found = ctx.index.find(top)
-        if found is None or not found.local:
-            continue
-        reported.add(top)
-        yield Violation(model.path, imported.line, imported.column,
-                        {"name": top, "suggested": _suggested_package(ctx, top)},
-                        entry_at.get((imported.line, imported.column)))
+    for found in ctx.generic_imports:
+        importer = f"calling `{found.entrypoint}`" if found.entrypoint else "hubconf"
+        chain = f" ({' -> '.join(('hubconf', *found.chain))})" if len(found.chain) > 1 else ""
+        yield Violation(found.path, found.node.lineno, found.node.col_offset + 1,
+                        {"importer": importer, "name": found.name, "chain": chain,
+                         "suggested": _suggested_package(ctx, found.name)},
+                        found.entrypoint)
 
 
 # -- HUB304: relative imports in hubconf -------------------------------------------------------------

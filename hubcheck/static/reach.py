@@ -161,6 +161,11 @@ class Reach:
         return [(unit, node) for unit, nodes in self._walked  # type: ignore[misc]  # ``kinds`` are the ``types``
                 if import_time is None or unit.import_time is import_time for node in nodes if type(node) in kinds]
 
+    def imported_modules(self, unit: CodeUnit, node: ast.Import | ast.ImportFrom) -> list[str]:
+        """The modules an import statement of ``unit`` imports, as the walk follows them: relative
+        names resolved, and each name a ``from`` import takes that is a submodule."""
+        return _imported_module_names(node, self._scope(unit.path, unit.module), self.index)
+
     def ancestors(self, unit: CodeUnit, node: ast.AST) -> tuple[ast.AST, ...]:
         """The nodes above ``node`` in ``unit``'s walk, from the unit's own node down to its parent."""
         root = unit.node
