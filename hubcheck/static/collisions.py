@@ -63,7 +63,7 @@ def generic_imports(reach: Reach) -> tuple[GenericImport, ...]:
     for unit, node in reach.nodes_of(ast.Import, ast.ImportFrom):
         if id(node) not in seen:
             seen.add(id(node))
-            statements.append((unit, node))
+            statements.append((unit, node))  # type: ignore[arg-type]  # ``nodes_of`` gives only the types asked for
     candidates = [(unit, node, imported) for unit, node in statements for imported in _absolute_imports(node)
                   if _is_generic_repo_module(reach, imported.partition(".")[0])]
     if not candidates:
