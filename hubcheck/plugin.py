@@ -225,7 +225,7 @@ def _hint_repo_tests(terminalreporter, config: pytest.Config) -> None:
         request = _request_holding(run, path)
         if request is not None and path.name != "hubconf.py":
             failing.setdefault(request.spec, []).append(report.nodeid)
-    named = {(config.invocation_params.dir / arg.split("::", 1)[0]).resolve() for arg in config.args}
+    named = {_real(config.invocation_params.dir / arg.split("::", 1)[0]) for arg in config.args}
     for spec, nodeids in failing.items():
         request = next(r for r in run.requests if r.spec == spec)
         files = f"{len(nodeids)} of {spec}'s own test files failed to collect ({', '.join(nodeids[:3])}" + (
@@ -252,8 +252,16 @@ def _list_not_verified(terminalreporter) -> None:
 
 def _request_holding(run: HubcheckRun, path: Path) -> RepoRequest | None:
     """The requested local repo whose directory holds ``path``, or None."""
-    resolved = path.resolve()
+    resolved = _real(path)
     return next((r for r in run.requests if r.local is not None and resolved.is_relative_to(r.local)), None)
+
+
+def _real(path: Path) -> Path:
+    """``path`` with its links resolved as far as they go: a hostile tree's link loop is not an internal error."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def _check_timeout(seconds: float | None) -> None:
