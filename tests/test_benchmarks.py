@@ -17,7 +17,7 @@ from tests.helpers import PROJECT
 
 CASES = (
     "startup", "static list", "static lint", "large lint cold", "large lint warm", "validate", "memory", "scale-out",
-    "reference compare", "collection", "throughput",
+    "reference compare", "collection", "throughput", "model checks",
 )
 
 
