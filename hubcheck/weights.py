@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,11 @@ def list_weights(repo_root: Path, model: HubconfModel, index: ModuleIndex | None
             user = IMPORT_TIME if unit.import_time and unit.entrypoint is None else entry.name
             site = WeightSite(_relative(unit.path, repo_root), call.lineno, callee)
             constants = _imported_constants(unit.path, unit.module, file_names.tree, index, imported)
-            for location, kind in _locations(_substituted(call, constants), callee, file_names, chain):
+            here = _relative(unit.path, repo_root)
+            locations = _locations(_substituted(call, constants), callee, file_names, chain, here)
+            if callee == TORCH_LOAD and all(kind == "unresolved" for _, kind in locations):
+                locations = _through_callers(call, chain, reach, unit, file_names, here) or locations
+            for location, kind in locations:
                 file_name = _file_name(call, callee, file_names, chain, location, kind)
                 record = found.setdefault((location, kind), {
                     "checked": _hash_checked(call, callee), "file_name": file_name,
@@ -178,8 +183,8 @@ def _is_loader(callee: str) -> bool:
     return callee in (LOAD_STATE_DICT_FROM_URL, DOWNLOAD_URL_TO_FILE, TORCH_LOAD) or callee in _HAND_WRITTEN
 
 
-def _locations(call: ast.Call, callee: str, names, chain) -> list[tuple[str, str]]:
-    """(location, kind) for each value the call's URL or path may be."""
+def _locations(call: ast.Call, callee: str, names, chain, here: str) -> list[tuple[str, str]]:
+    """(location, kind) for each value the call's URL or path may be; ``here`` is the call's file in the repo."""
     passed = argument(call, 0, "f" if callee == TORCH_LOAD else "url")
     if passed is None or passed is MAYBE:
         return []
@@ -187,6 +192,9 @@ def _locations(call: ast.Call, callee: str, names, chain) -> list[tuple[str, str
     if callee == TORCH_LOAD:
         if values:
             return [(value, "url" if "://" in value else "path") for value in values]
+        anchored = _anchored(passed, names, chain, here)
+        if anchored is not None and anchored[1]:
+            return [(anchored[0], "path")]
         # A buffer or a file this process made is no weight; a path anchored to the repo is.
         return [(short_source(passed, 120), "unresolved")] if "__file__" in ast.unparse(passed) else []
     urls = [value for value in values if "://" in value]
@@ -195,6 +203,87 @@ def _locations(call: ast.Call, callee: str, names, chain) -> list[tuple[str, str
     if callee in _HAND_WRITTEN and not values:
         return []  # requests.get(some_url) of anything: only literal weight URLs are weights
     return [(short_source(passed, 120), "unresolved")]
+
+
+def _through_callers(call: ast.Call, chain, reach: Reach, unit, names, here: str) -> list[tuple[str, str]]:
+    """A ``torch.load`` of a helper's parameter (``def _load(path): return torch.load(path)``): the paths the
+    helper's callers in the same file pass, one level up, as ``reference_repo`` and many real repos load."""
+    passed = argument(call, 0, "f")
+    if not isinstance(passed, ast.Name) or not chain or not isinstance(chain[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    helper = chain[0]
+    positional = [a.arg for a in (*helper.args.posonlyargs, *helper.args.args)]
+    if passed.id not in positional and passed.id not in [a.arg for a in helper.args.kwonlyargs]:
+        return []
+    position = positional.index(passed.id) if passed.id in positional else None
+    if position is not None and positional and positional[0] in ("self", "cls"):
+        return []  # a method: its callers are reached through an instance, not by name
+    found: list[tuple[str, str]] = []
+    for other, caller in reach.nodes_of(ast.Call):
+        if other.path != unit.path or not (isinstance(caller.func, ast.Name) and caller.func.id == helper.name):
+            continue
+        given = argument(caller, position, passed.id)
+        if given is None or given is MAYBE:
+            continue
+        caller_chain = enclosing_functions(reach.ancestors(other, caller))
+        for value in names.literal_candidates(given, caller_chain):
+            found.append((value, "url" if "://" in value else "path"))
+        anchored = _anchored(given, names, caller_chain, here)
+        if anchored is not None and anchored[1]:
+            found.append((anchored[0], "path"))
+    return sorted(set(found))
+
+
+def _anchored(expr: ast.expr, names, chain, here: str, depth: int = 0) -> tuple[str, bool] | None:
+    """The repo-relative path of an expression built on its own file's location (``os.path.dirname(__file__)``,
+    ``Path(__file__).parent``), and whether it is so anchored; None when it depends on anything else.
+
+    Kept apart from the static model's literal strings, which must never treat such a path as a relative one.
+    """
+    if depth > 12:
+        return None
+    if isinstance(expr, ast.Constant):
+        return (expr.value, False) if isinstance(expr.value, str) else None
+    if isinstance(expr, ast.Name):
+        if expr.id == "__file__":
+            return here, True
+        found = names.single_value(expr.id, chain, expr.lineno)
+        return _anchored(found[0], names, found[1], here, depth + 1) if found else None
+    if isinstance(expr, ast.Attribute) and expr.attr == "parent":
+        inner = _anchored(expr.value, names, chain, here, depth + 1)
+        return (posixpath.dirname(inner[0]), inner[1]) if inner else None
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Div, ast.Add)):
+        left = _anchored(expr.left, names, chain, here, depth + 1)
+        right = _anchored(expr.right, names, chain, here, depth + 1)
+        if left is None or right is None:
+            return None
+        joined = posixpath.join(left[0], right[0]) if isinstance(expr.op, ast.Div) else left[0] + right[0]
+        return _inside_repo(joined, left[1] or right[1])
+    if not isinstance(expr, ast.Call) or expr.keywords:
+        return None
+    if isinstance(expr.func, ast.Attribute) and expr.func.attr in ("resolve", "absolute") and not expr.args:
+        return _anchored(expr.func.value, names, chain, here, depth + 1)
+    name = names.qualified(expr.func)
+    parts = [_anchored(arg, names, chain, here, depth + 1) for arg in expr.args]
+    if not parts or any(part is None for part in parts):
+        return None
+    known = [part for part in parts if part is not None]
+    anchored = any(part[1] for part in known)
+    if name in ("os.path.abspath", "os.path.realpath", "os.path.normpath", "str", "os.fspath", "pathlib.Path") \
+            and len(known) == 1:
+        return _inside_repo(known[0][0], anchored)
+    if name == "os.path.dirname" and len(known) == 1:
+        return posixpath.dirname(known[0][0]), anchored
+    if name in ("os.path.join", "pathlib.Path"):
+        return _inside_repo(posixpath.join(*(part[0] for part in known)), anchored)
+    return None
+
+
+def _inside_repo(path: str, anchored: bool) -> tuple[str, bool] | None:
+    normal = posixpath.normpath(path) if path else path
+    if anchored and (normal == ".." or normal.startswith("../")):
+        return None  # outside the repo: no weight of it
+    return normal, anchored
 
 
 def _file_name(call: ast.Call, callee: str, names, chain, location: str, kind: str) -> str | None:

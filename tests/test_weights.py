@@ -126,7 +126,7 @@ def test_weights_are_listed_statically_with_their_entry_points_and_hashes(tmp_pa
     assert run.code == 0, run.stderr
     found = _weights(run)
     assert set(found) == {f"good-{GOOD_HASH}.pth", f"short-{GOOD_HASH}.pth", "moved.pth", "wrong-deadbeef.pth",
-                          f"pickled-{PICKLED_HASH}.pth", "local.pth", "os.path.join(os.path.dirname(__file__), 'w.pth')"}
+                          f"pickled-{PICKLED_HASH}.pth", "local.pth", "w.pth"}
     good = found[f"good-{GOOD_HASH}.pth"]
     assert good["entrypoints"] == ["also_good", "good"]
     assert (good["hash_prefix"], good["hash_checked"], good["sites"][0]["line"]) == (GOOD_HASH, True, 15)
@@ -151,7 +151,7 @@ def test_allow_network_checks_size_type_and_hash(tmp_path, server):
     assert "HTML" in found["moved.pth"]["message"]
     assert "does not start with deadbeef" in found["wrong-deadbeef.pth"]["message"]
     assert found["local.pth"]["message"] == "it is empty"
-    assert json.loads(run.stdout)["summary"] == {"weights": 7, "passed": 2, "failed": 4, "not_checked": 1}
+    assert json.loads(run.stdout)["summary"] == {"weights": 7, "passed": 2, "failed": 5, "not_checked": 0}
 
 
 def test_torch_home_checks_cached_copies_offline(tmp_path, server):
@@ -225,3 +225,59 @@ def test_url_constants_imported_from_the_repos_own_modules_are_resolved(tmp_path
         ("https://example.com/weights/large-0123abcd.pth", ("large",), "0123abcd"),
         ("https://example.com/weights/small.pth", ("small",), None),
     ], run.stderr
+
+
+def test_paths_anchored_to_the_file_and_passed_through_a_helper_are_listed(tmp_path):
+    """reference_repo's shape: a module constant built on ``os.path.dirname(__file__)``, loaded by a helper that
+    takes the path as a parameter (nothing was listed before); a ``Path(__file__).parent`` form, and a method's
+    parameter, which stays unresolved."""
+    repo = write_repo(tmp_path / "zoo", {
+        "hubconf.py": '''
+            """Entry points loading weights shipped in the repo."""
+            import os
+            from pathlib import Path
+
+            import torch
+
+            dependencies = ["torch"]
+            _HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+            SMALL = os.path.join(_HERE, "small.pth")
+
+
+            def _load_state_dict(path):
+                return torch.load(path, map_location="cpu", weights_only=True)
+
+
+            def small():
+                """Small."""
+                return _load_state_dict(SMALL)
+
+
+            def large():
+                """Large."""
+                return torch.load(Path(__file__).parent / "weights" / "large.pth", map_location="cpu")
+
+
+            def outside():
+                """A path above the repo is no weight of it."""
+                return torch.load(os.path.join(os.path.dirname(__file__), "..", "elsewhere.pth"), map_location="cpu")
+        ''',
+    })
+    (repo / "weights").mkdir()
+    (repo / "weights" / "small.pth").write_bytes(GOOD)
+    run = hubcheck("weights", str(repo), "-f", "json", "--load")
+    weights = {(w["location"], w["kind"]): w for w in json.loads(run.stdout)["weights"]}
+    assert set(weights) == {("weights/small.pth", "path"), ("weights/large.pth", "path"),
+                            ("os.path.join(os.path.dirname(__file__), '..', 'elsewhere.pth')", "unresolved")}, run.stdout
+    assert weights[("weights/small.pth", "path")]["entrypoints"] == ["small"]
+    assert weights[("weights/small.pth", "path")]["verification"]["status"] == "passed"
+    assert weights[("weights/large.pth", "path")]["verification"]["status"] == "failed"  # not shipped: said so
+
+
+def test_reference_repo_lists_its_two_shipped_checkpoints():
+    from tests.helpers import PROJECT
+
+    run = hubcheck("weights", str(PROJECT / "reference_repo"), "-f", "json")
+    assert run.code == 0, run.stderr
+    assert sorted((w["location"], tuple(w["entrypoints"])) for w in json.loads(run.stdout)["weights"]) == [
+        ("refzoo/weights/dcgan_digits.pth", ("DCGAN",)), ("refzoo/weights/mlp_blobs.pth", ("custom_model",))]
