@@ -32,7 +32,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     directory = os.environ.get("HUBCHECK_BENCH_PROBE")
     if not directory:
         return
-    process = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Not $PYTEST_XDIST_WORKER: a benchmark run from inside an xdist worker (CI's smoke test) inherits it.
+    worker_input = getattr(session.config, "workerinput", None)
+    process = worker_input["workerid"] if worker_input else "main"
     Path(directory, f"{process}.json").write_text(json.dumps({
         "items": len(_ids),
         "digest": hashlib.sha256("\n".join(_ids).encode()).hexdigest(),
