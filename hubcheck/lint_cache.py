@@ -16,9 +16,7 @@ beyond :data:`MAX_ENTRIES`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import os
 import stat
 import sys
@@ -27,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubcheck.fileio import atomic_write_text
+from hubcheck.entry_store import EntryStore
 from hubcheck.findings import Finding, Severity
 
 FORMAT = 1
@@ -69,42 +67,19 @@ class LintCache:
 
     def load(self, key: str) -> tuple[Finding, ...] | None:
         """The findings stored under ``key``, or None when there are none or the entry is not one of ours."""
-        path = self._entry(key)
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return None
-        findings = _findings_from_entry(data, key)
+        entry = self._store.read(key)
+        findings = _findings_from_entry(entry) if entry is not None else None
         if findings is not None:
-            with contextlib.suppress(OSError):
-                os.utime(path)  # Last use, for pruning.
+            self._store.used(key)
         return findings
 
     def store(self, key: str, findings: tuple[Finding, ...]) -> str | None:
         """Keep ``findings`` under ``key``; returns why they could not be kept, or None."""
-        entry = {"format": FORMAT, "key": key, "findings": [finding.to_json() for finding in findings]}
-        try:
-            atomic_write_text(self._entry(key), json.dumps(entry, separators=(",", ":")))
-        except OSError as error:
-            return f"cannot write the lint cache at {self.directory} ({error.strerror or error})"
-        self._prune()
-        return None
+        return self._store.write(key, {"findings": [finding.to_json() for finding in findings]})
 
-    def _entry(self, key: str) -> Path:
-        return self.directory / f"{key}.json"
-
-    def _prune(self) -> None:
-        try:
-            entries = [(entry.stat().st_mtime_ns, entry) for entry in os.scandir(self.directory)
-                       if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False)]
-        except OSError:
-            return
-        if len(entries) <= MAX_ENTRIES:
-            return
-        entries.sort(key=lambda pair: pair[0])
-        for _, entry in entries[:len(entries) - MAX_ENTRIES]:
-            with contextlib.suppress(OSError):  # another hubcheck may have removed it first
-                os.unlink(entry.path)
+    @property
+    def _store(self) -> EntryStore:
+        return EntryStore(self.directory, FORMAT, MAX_ENTRIES, "lint cache")
 
 
 def cache_key(repo_root: Path, rule_codes: tuple[str, ...]) -> str:
@@ -195,10 +170,8 @@ def _file_stamp(path: str, name: str, info: os.stat_result) -> bytes:
     return kind_and_size + f" {info.st_mtime_ns}".encode()
 
 
-def _findings_from_entry(data: Any, key: str) -> tuple[Finding, ...] | None:
+def _findings_from_entry(data: dict[str, Any]) -> tuple[Finding, ...] | None:
     """The findings of an entry exactly as :meth:`LintCache.store` writes it, else None."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
-        return None
     records = data.get("findings")
     if not isinstance(records, list):
         return None

@@ -9,16 +9,13 @@ checked repo; one that does not read back as this module writes it is ignored an
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hubcheck import __version__
-from hubcheck.fileio import atomic_write_text
+from hubcheck.entry_store import EntryStore
 from hubcheck.findings import Finding, Severity
 from hubcheck.index.pages import IndexPage, PageResult
 from hubcheck.index.results import RepoRow, Timing
@@ -43,38 +40,19 @@ class IndexCache:
         return cls(default_cache_dir().expanduser().absolute() / "index")
 
     def load(self, key: str) -> RepoRow | None:
-        path = self.directory / f"{key}.json"
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
-            return None
-        row = row_from_json(data.get("row"))
+        entry = self._store.read(key)
+        row = row_from_json(entry.get("row")) if entry is not None else None
         if row is not None:
-            with contextlib.suppress(OSError):
-                os.utime(path)  # Last use, for pruning.
+            self._store.used(key)
         return row
 
     def store(self, key: str, row: RepoRow) -> str | None:
         """Keep ``row`` under ``key``; returns why it could not be kept, or None."""
-        entry = {"format": FORMAT, "key": key, "row": row.to_json()}
-        try:
-            atomic_write_text(self.directory / f"{key}.json", json.dumps(entry, separators=(",", ":")))
-        except OSError as error:
-            return f"cannot write the index cache at {self.directory} ({error.strerror or error})"
-        self._prune()
-        return None
+        return self._store.write(key, {"row": row.to_json()})
 
-    def _prune(self) -> None:
-        try:
-            entries = [(entry.stat().st_mtime_ns, entry.path) for entry in os.scandir(self.directory)
-                       if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False)]
-        except OSError:
-            return
-        for _, path in sorted(entries)[:max(0, len(entries) - MAX_ENTRIES)]:
-            with contextlib.suppress(OSError):  # another hubcheck may have removed it first
-                os.unlink(path)
+    @property
+    def _store(self) -> EntryStore:
+        return EntryStore(self.directory, FORMAT, MAX_ENTRIES, "index cache")
 
 
 def row_key(repo: ResolvedRepo, run_identity: str, pages: tuple[IndexPage, ...]) -> str | None:
