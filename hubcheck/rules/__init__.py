@@ -9,6 +9,7 @@ from hubcheck.rules import (  # noqa: F401
     entrypoints,
     hubconf_file,
     import_time,
+    package_installs,
     suppression,
 )
 from hubcheck.rules.base import Rule, registered_rules, retired_rules
