@@ -146,12 +146,19 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
+    # pytest-xdist's controller, before any worker starts: where they will run, for each one's share of the cores.
+    if config.stash.get(_ACTIVE, False):
+        _run(config).note_worker_specs(specs)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     # pytest-xdist's controller, once per worker before it starts: the workers collect what it hands them.
     if node.config.stash.get(_ACTIVE, False):
         from hubcheck.pytest_items import WORKER_INPUT
 
-        node.workerinput[WORKER_INPUT] = _run(node.config).worker_input()
+        node.workerinput[WORKER_INPUT] = _run(node.config).node_input(node.gateway.spec)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

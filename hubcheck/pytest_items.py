@@ -336,6 +336,9 @@ class RepoState:
                 pin = self.pinned_gpu()
                 if pin is not None:
                     session.worker_options = dataclasses.replace(session.worker_options, cuda_visible_devices=pin)
+                if self.run.intra_op_threads is not None:
+                    session.worker_options = dataclasses.replace(session.worker_options,
+                                                                 intra_op_threads=self.run.intra_op_threads)
                 session.start()
             except HubcheckError as error:
                 if session is not None:
@@ -465,6 +468,10 @@ class HubcheckRun:
         self.is_xdist_worker = worker_input is not None
         self.worker_id: str | None = worker_input["workerid"] if worker_input is not None else None
         self._handed: dict[str, Any] | None = worker_input.get(WORKER_INPUT) if worker_input is not None else None
+        self.intra_op_threads: int | None = self._intra_op_threads(worker_input)
+        """torch's intra-op threads for this process's hubcheck workers: its share of the machine's cores under
+        xdist (see :mod:`hubcheck.cpu_share`); None keeps torch's default."""
+        self._worker_specs: list[Any] = []
         self._gpus: list[tuple[str, str]] | None = None
         self._worker_input: dict[str, Any] | None = None
         self.requests = requested_repos(config)
@@ -484,6 +491,14 @@ class HubcheckRun:
             return parse_shard(text) if text is not None else None
         except HubcheckError as error:
             raise pytest.UsageError(str(error)) from None
+
+    def _intra_op_threads(self, worker_input: dict[str, Any] | None) -> int | None:
+        if worker_input is None:
+            return None
+        from hubcheck.cpu_share import intra_op_threads
+
+        # The controller counts the workers on each machine; without its count, every worker of the session.
+        return intra_op_threads(int((self._handed or {}).get("workers_here", worker_input["workercount"])))
 
     def selected(self, names: list[str]) -> list[str]:
         """The names ``--hubcheck-entrypoint`` / ``--hubcheck-select-entrypoints`` / ``--hubcheck-exclude-…`` keep."""
@@ -535,6 +550,17 @@ class HubcheckRun:
                     state.close()
             self._worker_input = {"listings": listings, "gpus": [list(gpu) for gpu in self.gpus]}
         return self._worker_input
+
+    def note_worker_specs(self, specs: list[Any]) -> None:
+        """The controller's gateway specs of every worker (execnet ``XSpec``), before any worker starts."""
+        self._worker_specs = list(specs)
+
+    def node_input(self, spec: Any) -> dict[str, Any]:
+        """What the controller hands the worker of gateway ``spec``: :meth:`worker_input`, and ``workers_here``, how
+        many of the session's workers share that worker's machine (its cores)."""
+        from hubcheck.cpu_share import workers_at
+
+        return {**self.worker_input(), "workers_here": workers_at(self._worker_specs or [spec], spec)}
 
     def handed_listing(self, state: RepoState) -> tuple[list[str], dict[str, int]] | None:
         """The run-time list the controller made for ``state``'s repo, or None (not under xdist, or not listed)."""

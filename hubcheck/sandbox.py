@@ -98,6 +98,8 @@ class WorkerOptions:
     """Directories inside ``overlay_repo`` shown as they are on disk, read-only (the references)."""
     cuda_visible_devices: str | None = None
     """``CUDA_VISIBLE_DEVICES`` for the worker (a pytest-xdist worker's one GPU); None keeps this process's."""
+    intra_op_threads: int | None = None
+    """torch's intra-op threads in the worker (a pytest-xdist worker's share of the cores); None keeps torch's."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,8 @@ class Worker:
             argv.append("--allow-network")
         if self.options.allow_tf32:
             argv.append("--allow-tf32")
+        if self.options.intra_op_threads is not None:
+            argv += ["--intra-op-threads", str(self.options.intra_op_threads)]
         if self.options.overlay_repo is not None:
             argv += ["--overlay", str(self.options.overlay_repo), str(self._scratch / "overlay")]
             for kept in self.options.overlay_keep:

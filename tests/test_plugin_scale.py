@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hubcheck.cpu_share import intra_op_threads, usable_cores, workers_at
 from hubcheck.device_pinning import Gpu, gpu_kinds, installed_gpus, pinned_gpu, visible_gpus, worker_index
 from hubcheck.errors import UsageError
 from hubcheck.sharding import Shard, parse_shard, shard_of
@@ -296,6 +297,54 @@ def test_each_xdist_worker_is_pinned_to_one_gpu_of_the_users_mask(tmp_path: Path
     for item in loads.values():
         shown[item["worker"]].add(re.search(r"mask=([^;]*);", item["message"])[1])
     assert shown == {"gw0": {"5"}, "gw1": {"7"}}, completed.stdout
+
+
+# -- CPU threads --------------------------------------------------------------------------------
+
+THREADS_HUB = '''\
+"""Entry points that fail naming the intra-op threads torch gives them."""
+
+import torch
+
+dependencies = ["torch"]
+''' + "".join(f'\n\ndef model_{index}():\n    """Fails with the thread count."""\n'
+              '    raise RuntimeError(f"threads={torch.get_num_threads()};")\n' for index in range(2))
+
+
+def _threads_seen(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set[int]:
+    (tmp_path / "conftest.py").write_text(OUTCOME_RECORDER)
+    completed = run_pytest(tmp_path, "--hubcheck", "hub", "-k", "load", *args, env=env)
+    items = json.loads((tmp_path / "outcomes.json").read_text())
+    loads = [item for node, item in items.items() if "::load[" in node]
+    assert len(loads) == 2, completed.stdout
+    return {int(re.search(r"threads=(\d+);", item["message"])[1]) for item in loads}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(usable_cores() < 2, reason="a share of one core is the one core")
+def test_each_of_n_xdist_workers_gets_its_share_of_the_cores_and_no_more(tmp_path: Path):
+    (tmp_path / "hub").mkdir()
+    (tmp_path / "hub" / "hubconf.py").write_text(THREADS_HUB)
+    (tmp_path / "hub" / "hubcheck.toml").write_text('[validate]\ndevices = ["cpu"]\n')
+    share = max(1, usable_cores() // 2)
+    # torch's own default is every core, and it caps OMP_NUM_THREADS there: the user's count must differ from both.
+    users = 1 if share > 1 else 2
+
+    assert _threads_seen(tmp_path, "-n", "2", env={"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": ""}) == {share}
+    assert _threads_seen(tmp_path, "-n", "2", env={"OMP_NUM_THREADS": str(users)}) == {users}
+
+
+def test_the_cores_are_shared_among_the_workers_of_one_machine():
+    from execnet import XSpec
+
+    local, ssh_a, ssh_b = XSpec("popen"), XSpec("ssh=a"), XSpec("ssh=b")
+    specs = [local, local, XSpec("popen//python=/other/python"), ssh_a, ssh_a, ssh_b,
+             XSpec("socket=10.0.0.5:8888"), XSpec("socket=10.0.0.5:8889")]
+
+    assert [workers_at(specs, spec) for spec in (local, ssh_a, ssh_b, specs[-1])] == [3, 2, 1, 2]
+    assert [intra_op_threads(workers, {}, cores=16) for workers in (1, 2, 3, 16, 32)] == [None, 8, 5, 1, 1]
+    assert intra_op_threads(4, {"OMP_NUM_THREADS": "2"}, cores=16) is None
+    assert intra_op_threads(4, {"MKL_NUM_THREADS": "2"}, cores=16) is None
 
 
 # -- remote workers ------------------------------------------------------------------------------

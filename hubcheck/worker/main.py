@@ -64,6 +64,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--results-fd", type=int, required=True)
     parser.add_argument("--allow-network", action="store_true")
     parser.add_argument("--allow-tf32", action="store_true")
+    parser.add_argument("--intra-op-threads", type=int, default=None, metavar="N")
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--overlay", nargs=2, metavar=("REPO", "SCRATCH"), default=None)
     parser.add_argument("--overlay-keep", action="append", default=[], metavar="DIR")
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
         netguard.install()
     try:
-        hello = _prepare(args.allow_tf32, isolation.to_json())
+        hello = _prepare(args.allow_tf32, isolation.to_json(), args.intra_op_threads)
     except BaseException as error:  # noqa: BLE001 - e.g. torch missing in a --python interpreter
         send(results_fd, Fatal(f"{type(error).__name__}: {error}"))
         return 1
@@ -133,9 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         _run_forked(job, control)
 
 
-def _prepare(allow_tf32: bool, isolation: dict[str, str]) -> Hello:
+def _prepare(allow_tf32: bool, isolation: dict[str, str], intra_op_threads: int | None) -> Hello:
     """Import everything a job needs, find the devices without touching CUDA here, freeze the heap."""
     import torch
+
+    if intra_op_threads is not None:
+        # Every fork inherits it: the pool is sized in each job, not started here.
+        torch.set_num_threads(intra_op_threads)
 
     # numpy is imported once here rather than by every entry point, where it is installed.
     with contextlib.suppress(ImportError):
