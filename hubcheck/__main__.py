@@ -1,6 +1,6 @@
 """``python -m hubcheck``: the same entry point as the ``hubcheck`` console script."""
 
-from hubcheck.cli import main
+from hubcheck.cli import console_main
 
 if __name__ == "__main__":
-    main()
+    console_main()

@@ -12,6 +12,7 @@ from hubcheck.baseline import SourceLines, content_fingerprint
 from hubcheck.config import Config, load_config
 from hubcheck.findings import Finding, FindingSummary
 from hubcheck.lint_cache import CacheMiss, LintCache, cache_key
+from hubcheck.process_end import keep_until_exit
 from hubcheck.rules import ALL_RULES, Rule, select_rules
 from hubcheck.rules.base import Violation
 from hubcheck.rules.context import LintContext
@@ -115,7 +116,8 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _check(rules: tuple[Rule, ...], repo_root: Path) -> tuple[list[Finding], HubconfModel | None]:
-    """The rules' findings, and the model they read; the rest of the context is freed on return."""
+    """The rules' findings, and the model they read; the rest of the context is freed on return (or kept
+    until the process ends, when it ends right after this command: :mod:`hubcheck.process_end`)."""
     context = build_context(repo_root)
     lines = SourceLines(repo_root)
     findings: list[Finding] = []
@@ -136,6 +138,7 @@ def _check(rules: tuple[Rule, ...], repo_root: Path) -> tuple[list[Finding], Hub
             fingerprint=content_fingerprint(rule.code, path, violation.entrypoint,
                                             message if subject is None else subject),
         ))
+    keep_until_exit(context)
     return findings, context.model
 
 

@@ -69,9 +69,13 @@ class Listing:
 
 def static_listing(repo: ResolvedRepo) -> Listing:
     """The entry points read from hubconf.py's source; no repo code runs."""
+    from hubcheck.process_end import keep_until_exit
     from hubcheck.static import read_hubconf
+    from hubcheck.static.modules import ModuleIndex
 
-    model = read_hubconf(repo.path)
+    index = ModuleIndex(repo.path)
+    model = read_hubconf(repo.path, index)
+    keep_until_exit(index)
     entries = tuple(
         ListedEntrypoint(e.name, e.kind.value, e.signature, e.doc, e.line, e.leaked)
         for e in model.entrypoints

@@ -182,8 +182,9 @@ def test_linting_in_process_loads_no_standard_library_module(tmp_path):
 
 # Top-level modules hubcheck's own process loads for the static commands that a repo could shadow.
 def _modules_hubcheck_imports(repo: Path) -> list[str]:
-    code = ("import sys, runpy; sys.argv = ['hubcheck', 'lint', sys.argv[1]]\n"
-            "try:\n    runpy.run_module('hubcheck', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    # main(), not `python -m hubcheck`'s console_main(), which ends the process without returning here.
+    code = ("import sys; sys.argv = ['hubcheck', 'lint', sys.argv[1]]\nfrom hubcheck.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print(' '.join(sorted({m.partition('.')[0] for m in sys.modules})))")
     run = subprocess.run([sys.executable, "-I", "-B", "-c", code, str(repo)], check=False, capture_output=True, text=True,
                          timeout=120, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})

@@ -1,5 +1,5 @@
 """The ``hubcheck`` command line."""
 
-from hubcheck.cli.app import main
+from hubcheck.cli.app import console_main, main
 
-__all__ = ["main"]
+__all__ = ["console_main", "main"]

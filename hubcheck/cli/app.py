@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from hubcheck import __version__
+from hubcheck import __version__, process_end
 from hubcheck.cli import (
     diff_command,
     index_command,
@@ -78,3 +78,16 @@ def main() -> None:
         typer.echo(f"hubcheck: error: {message}{where}", err=True)
         sys.exit(getattr(error, "exit_code", int(ExitCode.USAGE)))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def console_main() -> None:
+    """The ``hubcheck`` console script and ``python -m hubcheck``: :func:`main` in a process that ends with it,
+    so that a large static model is left to the operating system instead of being freed node by node."""
+    process_end.process_ends_after_command()
+    try:
+        main()
+    except SystemExit as exit:
+        code = 0 if exit.code is None else exit.code
+        if not isinstance(code, int) or not process_end.holds_anything():
+            raise
+        process_end.exit_without_teardown(code)
