@@ -438,10 +438,14 @@ def _cuda_use(call: ast.Call, names: FileNames) -> bool:
         )
     if isinstance(func, ast.Attribute) and func.attr == "to":
         return _is_cuda_literal(argument(call, 0, "device"))
-    if names.qualified(func) == "torch.device":
-        return _is_cuda_literal(argument(call, 0, "type"))
-    if names.qualified(func) == "torch.set_default_device":
-        return _is_cuda_literal(argument(call, 0, "device"))
+    # Only a call whose last word is the function's can name it (no other spelling of these is known):
+    # resolving every call of a timm-sized repo cost more than the rest of this rule.
+    if not isinstance(func, ast.Attribute) or func.attr in ("device", "set_default_device"):
+        callee = names.qualified(func)
+        if callee == "torch.device":
+            return _is_cuda_literal(argument(call, 0, "type"))
+        if callee == "torch.set_default_device":
+            return _is_cuda_literal(argument(call, 0, "device"))
     return any(kw.arg in ("device", "map_location") and _is_cuda_literal(kw.value) for kw in call.keywords)
 
 

@@ -255,29 +255,34 @@ def import_time_side_effect(ctx: LintContext):
     """
     seen: set[tuple] = set()
 
-    def effects(unit, nodes, module: str):
+    def effect_of(unit, node, module: str) -> Violation | None:
         file = ctx.names(unit.path)
-        for node in nodes:
-            kind = _call_effect(node, file) if isinstance(node, ast.Call) else _statement_effect(node, file)
-            key = (unit.path, *span(node))
-            if kind is None or key in seen:
-                continue
-            seen.add(key)
-            effect, remedy = _EFFECTS[kind]
-            code = short_source(node.func) if isinstance(node, ast.Call) else short_source(node)
-            yield Violation(unit.path, node.lineno, node.col_offset + 1,
-                            {"code": code, "effect": effect, "module": module, "remedy": remedy}, None)
+        kind = _call_effect(node, file) if isinstance(node, ast.Call) else _statement_effect(node, file)
+        if kind is None:
+            return None
+        key = (unit.path, *span(node))
+        if key in seen:
+            return None
+        seen.add(key)
+        effect, remedy = _EFFECTS[kind]
+        code = short_source(node.func) if isinstance(node, ast.Call) else short_source(node)
+        return Violation(unit.path, node.lineno, node.col_offset + 1,
+                         {"code": code, "effect": effect, "module": module, "remedy": remedy}, None)
 
     for unit, node in ctx.nodes_of(ast.Call, ast.stmt, import_time=True):
         # A module imported only inside an entry point runs when that entry point is called, not at import.
-        if unit.entrypoint is None and isinstance(node, (ast.Call, ast.stmt)):
-            yield from effects(unit, (node,), unit.module or "hubconf.py")
+        if unit.entrypoint is None:
+            found = effect_of(unit, node, unit.module or "hubconf.py")
+            if found is not None:
+                yield found
     called = {id(c.unit.node): c for c in ctx.called_at_import}
     for unit, node in ctx.nodes_of(ast.Call, ast.stmt, import_time=False) if called else ():
         origin = called.get(id(unit.node))
         if origin is not None and not inside_inner_definition(ctx.ancestors(unit, node)):
             module = f"{origin.module or 'hubconf.py'} (its line {origin.line} calls `{origin.callee}`)"
-            yield from effects(unit, (node,), module)
+            found = effect_of(unit, node, module)
+            if found is not None:
+                yield found
 
 
 # -- HUB302: sys.path edits ---------------------------------------------------------------------

@@ -11,7 +11,7 @@ of an optional package are optional too.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from hubcheck.static.modules import ModuleFile, ModuleIndex, resolve_from_module
@@ -54,26 +54,32 @@ def _under(module: str, packages: set[str]) -> bool:
     return any(".".join(parts[:depth]) in packages for depth in range(1, len(parts)))
 
 
-def _imports(body: list[ast.stmt], guarded: bool) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
-    """Every import in ``body`` (into functions and classes), with whether it is in a guarding ``try`` body."""
-    for stmt in body:
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            yield stmt, guarded
-        elif isinstance(stmt, ast.Try):
-            catches = any(handles_import_error(handler) for handler in stmt.handlers)
-            yield from _imports(stmt.body, guarded or catches)
-            for handler in stmt.handlers:
-                yield from _imports(handler.body, guarded)
-            yield from _imports(stmt.orelse, guarded)
-            yield from _imports(stmt.finalbody, guarded)
-        else:
-            for field in ("body", "orelse", "finalbody"):
-                inner = getattr(stmt, field, None)
-                if isinstance(inner, list):
-                    yield from _imports([s for s in inner if isinstance(s, ast.stmt)], guarded)
-            if isinstance(stmt, ast.Match):
-                for case in stmt.cases:
-                    yield from _imports(case.body, guarded)
+def _imports(body: list[ast.stmt], guarded: bool) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Every import in ``body`` (into functions and classes), with whether it is in a guarding ``try`` body.
+
+    A worklist, not nested generators: it visits every statement of every reached file.
+    """
+    found: list[tuple[ast.Import | ast.ImportFrom, bool]] = []
+    pending: list[tuple[list, bool]] = [(body, guarded)]
+    while pending:
+        statements, in_guard = pending.pop()
+        for stmt in statements:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                found.append((stmt, in_guard))
+            elif isinstance(stmt, ast.Try):
+                catches = any(handles_import_error(handler) for handler in stmt.handlers)
+                pending.append((stmt.body, in_guard or catches))
+                pending.extend((handler.body, in_guard) for handler in stmt.handlers)
+                pending.append((stmt.orelse, in_guard))
+                pending.append((stmt.finalbody, in_guard))
+            elif isinstance(stmt, ast.stmt):
+                for field in ("body", "orelse", "finalbody"):
+                    inner = getattr(stmt, field, None)
+                    if inner and isinstance(inner, list):
+                        pending.append((inner, in_guard))
+                if isinstance(stmt, ast.Match):
+                    pending.extend((case.body, in_guard) for case in stmt.cases)
+    return found
 
 
 def _targets(node: ast.Import | ast.ImportFrom, found: ModuleFile | None) -> set[str]:
