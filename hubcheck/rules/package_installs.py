@@ -444,8 +444,9 @@ def package_install_on_call(ctx: LintContext):
     command that installs or removes packages (`pip install`, `python -m pip
     install`, `conda`/`mamba install`, `apt-get install`, `setup.py install`,
     `python -m ensurepip`) run by `os.system`, `os.popen`, `subprocess` or
-    `os.exec*`/`os.spawn*`, as a string, f-string or list (`[sys.executable,
-    "-m", "pip", "install", name]`, a name bound once to one included);
+    `os.exec*`/`os.spawn*`, written as a string, an f-string or a list
+    (`[sys.executable, "-m", "pip", "install", name]`), also through a name
+    bound once to one;
     `pip.main(["install", ...])`; `ensurepip.bootstrap()`; and ultralytics'
     `check_requirements` unless it passes `install=False`. The finding is at
     the install, with the chain of calls and imports from the entry point in
