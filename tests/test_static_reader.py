@@ -431,3 +431,66 @@ def test_tree_is_the_parsed_source(tmp_path):
     (tmp_path / "hubconf.py").write_text("def model():\n    '''Doc.'''\n", encoding="utf-8")
     model = read_hubconf(tmp_path)
     assert ast.dump(model.tree) == ast.dump(ast.parse(model.source))
+
+
+# -- __all__ built by timm's @register_model --------------------------------------------------------
+
+TIMM_REGISTRY_FIXTURE = FIXTURES / "rules" / "HUB103" / "non_violations_timm_register_model"
+
+
+def test_star_import_of_timm_registered_models_binds_only_them():
+    # The same five names as `hubcheck list --dynamic` with timm 1.0.31 installed (CI has no timm, so the
+    # torch.hub comparison above skips this repo): xcit's classes, helpers and timm imports are not bound.
+    model = read_hubconf(TIMM_REGISTRY_FIXTURE)
+    assert model.complete
+    assert [e.name for e in model.entrypoints] == ["deit_small", "deit_tiny", "tinynet", "xcit_nano", "xcit_tiny"]
+    assert not any(e.leaked for e in model.entrypoints)
+
+
+def _star_listed(tmp_path: Path, module: str, extra_files: dict[str, str] | None = None) -> list[str]:
+    (tmp_path / "hubconf.py").write_text("dependencies = ['torch']\n\nfrom zoo import *\n", encoding="utf-8")
+    (tmp_path / "zoo.py").write_text(textwrap.dedent(module), encoding="utf-8")
+    for name, text in (extra_files or {}).items():
+        (tmp_path / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return [e.name for e in read_hubconf(tmp_path).entrypoints]
+
+
+def test_registrations_before_an_all_assignment_are_replaced_by_it(tmp_path):
+    listed = _star_listed(tmp_path, '''
+        from timm.models.registry import register_model
+
+        @register_model
+        def early():
+            """Registered, then dropped: the assignment below makes a new list."""
+
+        __all__ = ["listed"]
+
+        def listed():
+            """Listed."""
+
+        @register_model
+        def late():
+            """Registered after the assignment."""
+        ''')
+    assert listed == ["late", "listed"]
+
+
+def test_a_register_model_that_does_not_touch_all_leaves_the_public_names(tmp_path):
+    # torchvision's and fairseq's register_model keep their own tables: every public name is star-imported.
+    listed = _star_listed(tmp_path, '''
+        from registry import register_model
+
+        def helper():
+            """A public helper."""
+
+        @register_model
+        def net():
+            """A registered net."""
+        ''', {"registry.py": '''
+        MODELS = {}
+
+        def register_model(fn):
+            MODELS[fn.__name__] = fn
+            return fn
+        '''})
+    assert listed == ["helper", "net", "register_model"]

@@ -33,6 +33,7 @@ from hubcheck.static.known import (
     known_module,
     known_name,
 )
+from hubcheck.static.module_all import TIMM_REGISTER_MODEL, all_after_import, appends_decorated_to_all
 from hubcheck.static.search_path import SearchPath, hubconf_search_path
 from hubcheck.static.source import (
     SourceProblem,
@@ -101,7 +102,7 @@ class _TopLevel:
     star_modules: tuple[str, ...]
     """Modules it star-imports, in order."""
     exported: tuple[str, ...] | None
-    """Its literal ``__all__``, or None."""
+    """Its ``__all__`` once it has run (a literal list, and what timm's ``register_model`` appends), or None."""
 
 
 class ModuleIndex:
@@ -304,9 +305,22 @@ class ModuleIndex:
         is asked for each of their 1,000 names, and rescanning every module for each was quadratic."""
         assert found.path is not None
         if found.path not in self._top_levels:
-            self._top_levels[found.path] = _TopLevel(
-                _last_module_level_bindings(tree), tuple(_star_imports(tree, found)), literal_all(tree))
+            bindings = _last_module_level_bindings(tree)
+            exported = all_after_import(tree, lambda decorator: _imported_as(decorator, bindings, found),
+                                        self._appends_to_all)
+            self._top_levels[found.path] = _TopLevel(bindings, tuple(_star_imports(tree, found)), exported)
         return self._top_levels[found.path]
+
+    def _appends_to_all(self, function: str) -> bool:
+        """Whether the decorator imported as ``function`` appends each function it decorates to ``__all__``:
+        timm's ``register_model``, or a repo's copy of it."""
+        if function in TIMM_REGISTER_MODEL:
+            return True
+        module, _, name = function.rpartition(".")
+        if not module or not self.is_local(module):
+            return False
+        definition = self.lookup(module, name).definition
+        return isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)) and appends_decorated_to_all(definition)
 
     def _star_binds(self, module: str, name: str) -> bool:
         """Whether ``from module import *`` binds ``name`` (``__all__``, else public names); decided
@@ -347,6 +361,30 @@ class ModuleIndex:
             if callability is not Callability.UNKNOWN:
                 return NameInfo(callability, path=found.path, module=found.name, local=found.local)
         return UNKNOWN
+
+
+def _imported_as(expression: ast.expr, bindings: dict[str, ast.stmt], found: ModuleFile) -> str | None:
+    """The dotted name ``expression`` (``register_model``, ``registry.register_model``) refers to through the
+    module's top-level imports, or None when its first word is not imported."""
+    words: list[str] = []
+    while isinstance(expression, ast.Attribute):
+        words.append(expression.attr)
+        expression = expression.value
+    if not isinstance(expression, ast.Name):
+        return None
+    head = expression.id
+    stmt = bindings.get(head)
+    origin: str | None = None
+    if isinstance(stmt, ast.ImportFrom):
+        source = resolve_from_module(found, stmt)
+        origin = next((f"{source}.{a.name}" for a in stmt.names if (a.asname or a.name) == head), None) \
+            if source else None
+    elif isinstance(stmt, ast.Import):
+        origin = next((a.name if a.asname else head for a in stmt.names
+                       if (a.asname or a.name.partition(".")[0]) == head), None)
+    if origin is None:
+        return None
+    return ".".join([origin, *reversed(words)])
 
 
 def resolve_from_module(found: ModuleFile, node: ast.ImportFrom) -> str | None:

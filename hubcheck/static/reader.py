@@ -292,7 +292,7 @@ class _Reader:
         tree = self.index.tree(found.path)
         if tree is None:
             return None
-        exported = literal_all(tree)
+        exported = self.index.top_level(found, tree).exported
         if exported is not None:
             return exported, True
         names: set[str] = set()
