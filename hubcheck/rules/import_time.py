@@ -98,6 +98,7 @@ _EFFECT_CALLS = {
     "numpy.savetxt": "write",
     "pip.main": "pip",
     "pip._internal.main": "pip",
+    "ensurepip.bootstrap": "pip",
     "pip._internal.cli.main.main": "pip",
     "os.putenv": "environ",
     "setuptools.setup": "build",
