@@ -302,22 +302,38 @@ def test_each_xdist_worker_is_pinned_to_one_gpu_of_the_users_mask(tmp_path: Path
 # -- CPU threads --------------------------------------------------------------------------------
 
 THREADS_HUB = '''\
-"""Entry points that fail naming the intra-op threads torch gives them."""
+"""Entry points that fail naming their intra-op threads and the CPU OpenMP's idle threads burn."""
+
+import time
 
 import torch
 
 dependencies = ["torch"]
-''' + "".join(f'\n\ndef model_{index}():\n    """Fails with the thread count."""\n'
-              '    raise RuntimeError(f"threads={torch.get_num_threads()};")\n' for index in range(2))
 
 
-def _threads_seen(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set[int]:
+def _shown():
+    threads = torch.get_num_threads()
+    # Two threads whatever the share, as the threads model check runs them; then the CPU spent while asleep,
+    # which is OpenMP's threads spinning after the last parallel region.
+    torch.set_num_threads(2)
+    square = torch.randn(256, 256)
+    for _ in range(3):
+        square @ square
+    started = time.process_time()
+    time.sleep(0.2)
+    raise RuntimeError(f"threads={threads};idle_ms={(time.process_time() - started) * 1000:.1f};")
+''' + "".join(f'\n\ndef model_{index}():\n    """Fails with the thread count."""\n    return _shown()\n' for index in range(2))
+
+
+def _threads_seen(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[set[int], list[float]]:
+    """The intra-op threads each entry point found, and the CPU milliseconds OpenMP's threads spent idle."""
     (tmp_path / "conftest.py").write_text(OUTCOME_RECORDER)
     completed = run_pytest(tmp_path, "--hubcheck", "hub", "-k", "load", *args, env=env)
     items = json.loads((tmp_path / "outcomes.json").read_text())
-    loads = [item for node, item in items.items() if "::load[" in node]
-    assert len(loads) == 2, completed.stdout
-    return {int(re.search(r"threads=(\d+);", item["message"])[1]) for item in loads}
+    shown = [re.search(r"threads=(\d+);idle_ms=([\d.]+);", item["message"]) for node, item in items.items()
+             if "::load[" in node]
+    assert len(shown) == 2 and all(shown), completed.stdout
+    return {int(found[1]) for found in shown if found}, [float(found[2]) for found in shown if found]
 
 
 @pytest.mark.slow
@@ -329,9 +345,16 @@ def test_each_of_n_xdist_workers_gets_its_share_of_the_cores_and_no_more(tmp_pat
     share = max(1, usable_cores() // 2)
     # torch's own default is every core, and it caps OMP_NUM_THREADS there: the user's count must differ from both.
     users = 1 if share > 1 else 2
+    unset = {"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": "", "OMP_WAIT_POLICY": ""}
 
-    assert _threads_seen(tmp_path, "-n", "2", env={"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": ""}) == {share}
-    assert _threads_seen(tmp_path, "-n", "2", env={"OMP_NUM_THREADS": str(users)}) == {users}
+    threads, idle = _threads_seen(tmp_path, "-n", "2", env=unset)
+    assert threads == {share}
+    # Idle threads sleep at once: they do not spin on the other worker's core.
+    assert max(idle) < 1.5, idle
+    threads, idle = _threads_seen(tmp_path, "-n", "2", env={**unset, "OMP_NUM_THREADS": str(users)})
+    assert threads == {users}
+    # The user's count leaves OpenMP as it is, spinning a while (libgomp's default): what the check above would see.
+    assert min(idle) > 3, idle
 
 
 def test_the_cores_are_shared_among_the_workers_of_one_machine():

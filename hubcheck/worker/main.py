@@ -54,6 +54,7 @@ _PR_SET_CHILD_SUBREAPER = 36
 # The server's own signal for "hubcheck is gone": caught, so that it kills what it forked first.
 _PARENT_DEATH_SIGNAL = signal.SIGTERM
 _POLL_S = 0.05
+_WAIT_POLICY = "OMP_WAIT_POLICY"
 
 Emit = Callable[[Any], None]
 
@@ -135,9 +136,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _prepare(allow_tf32: bool, isolation: dict[str, str], intra_op_threads: int | None) -> Hello:
-    """Import everything a job needs, find the devices without touching CUDA here, freeze the heap."""
+    """Import everything a job needs, find the devices without touching CUDA here, freeze the heap.
+
+    ``intra_op_threads`` (a pytest-xdist worker's share of the cores) also makes OpenMP's idle
+    threads sleep at once rather than spin: a spinning thread holds a core another worker's job
+    needs (the ``threads`` model check runs two threads whatever the share is).
+    """
+    given = os.environ.get(_WAIT_POLICY)
+    passive = intra_op_threads is not None and not given
+    if passive:
+        os.environ[_WAIT_POLICY] = "PASSIVE"  # read once, when torch loads OpenMP
     import torch
 
+    if passive:
+        # Repo code gets the environment hubcheck was given.
+        if given is None:
+            del os.environ[_WAIT_POLICY]
+        else:
+            os.environ[_WAIT_POLICY] = given
     if intra_op_threads is not None:
         # Every fork inherits it: the pool is sized in each job, not started here.
         torch.set_num_threads(intra_op_threads)
