@@ -31,6 +31,7 @@ import pytest
 
 from hubcheck.config import Config
 from hubcheck.config_overlay import load_layered_config
+from hubcheck.cpu_share import GatewaySpec, intra_op_threads, workers_at
 from hubcheck.errors import ConfigError, HubcheckError
 from hubcheck.findings import Finding
 from hubcheck.resolve import ResolvedRepo, SourceKind, parse_spec, require_hubconf, resolve
@@ -471,7 +472,7 @@ class HubcheckRun:
         self.intra_op_threads: int | None = self._intra_op_threads(worker_input)
         """torch's intra-op threads for this process's hubcheck workers: its share of the machine's cores under
         xdist (see :mod:`hubcheck.cpu_share`); None keeps torch's default."""
-        self._worker_specs: list[Any] = []
+        self._worker_specs: list[GatewaySpec] = []
         self._gpus: list[tuple[str, str]] | None = None
         self._worker_input: dict[str, Any] | None = None
         self.requests = requested_repos(config)
@@ -495,8 +496,6 @@ class HubcheckRun:
     def _intra_op_threads(self, worker_input: dict[str, Any] | None) -> int | None:
         if worker_input is None:
             return None
-        from hubcheck.cpu_share import intra_op_threads
-
         # The controller counts the workers on each machine; without its count, every worker of the session.
         return intra_op_threads(int((self._handed or {}).get("workers_here", worker_input["workercount"])))
 
@@ -551,16 +550,16 @@ class HubcheckRun:
             self._worker_input = {"listings": listings, "gpus": [list(gpu) for gpu in self.gpus]}
         return self._worker_input
 
-    def note_worker_specs(self, specs: list[Any]) -> None:
+    def note_worker_specs(self, specs: Sequence[GatewaySpec]) -> None:
         """The controller's gateway specs of every worker (execnet ``XSpec``), before any worker starts."""
         self._worker_specs = list(specs)
 
-    def node_input(self, spec: Any) -> dict[str, Any]:
+    def node_input(self, spec: GatewaySpec) -> dict[str, Any]:
         """What the controller hands the worker of gateway ``spec``: :meth:`worker_input`, and ``workers_here``, how
-        many of the session's workers share that worker's machine (its cores)."""
-        from hubcheck.cpu_share import workers_at
-
-        return {**self.worker_input(), "workers_here": workers_at(self._worker_specs or [spec], spec)}
+        many of the session's workers share that worker's machine (its cores), once the specs are known."""
+        if not self._worker_specs:
+            return self.worker_input()
+        return {**self.worker_input(), "workers_here": workers_at(self._worker_specs, spec)}
 
     def handed_listing(self, state: RepoState) -> tuple[list[str], dict[str, int]] | None:
         """The run-time list the controller made for ``state``'s repo, or None (not under xdist, or not listed)."""

@@ -7,12 +7,14 @@ are marked slow and kept to one or two entry points.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -325,10 +327,11 @@ def _shown():
 ''' + "".join(f'\n\ndef model_{index}():\n    """Fails with the thread count."""\n    return _shown()\n' for index in range(2))
 
 
-def _threads_seen(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[set[int], list[float]]:
+def _threads_seen(tmp_path: Path, *args: str, hub: Path = Path("hub"),
+                  env: dict[str, str] | None = None) -> tuple[set[int], list[float]]:
     """The intra-op threads each entry point found, and the CPU milliseconds OpenMP's threads spent idle."""
     (tmp_path / "conftest.py").write_text(OUTCOME_RECORDER)
-    completed = run_pytest(tmp_path, "--hubcheck", "hub", "-k", "load", *args, env=env)
+    completed = run_pytest(tmp_path, "--hubcheck", str(hub), "-k", "load", *args, env=env)
     items = json.loads((tmp_path / "outcomes.json").read_text())
     shown = [re.search(r"threads=(\d+);idle_ms=([\d.]+);", item["message"]) for node, item in items.items()
              if "::load[" in node]
@@ -410,15 +413,12 @@ def _where(items: dict[str, dict], node: str) -> tuple[str, str]:
     return found[1], found[2]
 
 
-@pytest.mark.slow
-def test_a_socket_worker_on_loopback_checks_an_rsynced_repo_and_resolves_a_git_spec(tmp_path: Path):
+@contextlib.contextmanager
+def _socket_server(remote: Path) -> Iterator[str]:
+    """execnet's socket server on loopback, working in ``remote``: yields its ``--tx`` spec."""
     import execnet
 
-    local, remote = tmp_path / "local", tmp_path / "remote"
     remote.mkdir()
-    _where_hub(local / "hub")
-    source = _git_repo(tmp_path / "source")
-    (local / "conftest.py").write_text(OUTCOME_RECORDER)
     script = Path(execnet.__file__).parent / "script" / "socketserver.py"
     server = subprocess.Popen([sys.executable, "-u", str(script), "127.0.0.1:0"], cwd=remote, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -427,14 +427,23 @@ def test_a_socket_worker_on_loopback_checks_an_rsynced_repo_and_resolves_a_git_s
         assert server.stdout is not None
         listening = re.search(r"\('127\.0\.0\.1', (\d+)\)", server.stdout.readline())
         assert listening, "the socket server did not say where it listens"
-        spec = f"git+{source.as_uri()}@main"
-        # xdist rewrites path arguments relative to the rsync roots, which it resolves: absolute paths.
-        completed = run_pytest(local, "--hubcheck", str(local / "hub"), "--hubcheck-repo", spec, "-k", "load",
-                               "-d", "--tx", f"socket=127.0.0.1:{listening[1]}", "--rsyncdir", str(local / "hub"),
-                               "-W", "ignore::DeprecationWarning")
+        yield f"socket=127.0.0.1:{listening[1]}"
     finally:
         server.kill()
         server.wait()
+
+
+@pytest.mark.slow
+def test_a_socket_worker_on_loopback_checks_an_rsynced_repo_and_resolves_a_git_spec(tmp_path: Path):
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    _where_hub(local / "hub")
+    source = _git_repo(tmp_path / "source")
+    (local / "conftest.py").write_text(OUTCOME_RECORDER)
+    spec = f"git+{source.as_uri()}@main"
+    with _socket_server(remote) as socket:
+        # xdist rewrites path arguments relative to the rsync roots, which it resolves: absolute paths.
+        completed = run_pytest(local, "--hubcheck", str(local / "hub"), "--hubcheck-repo", spec, "-k", "load",
+                               "-d", "--tx", socket, "--rsyncdir", str(local / "hub"), "-W", "ignore::DeprecationWarning")
     items = json.loads((local / "outcomes.json").read_text())
 
     assert set(items) == {"hub/hubconf.py::where::load[cpu]", f"{spec}/hubconf.py::where::load[cpu]"}, \
@@ -445,6 +454,25 @@ def test_a_socket_worker_on_loopback_checks_an_rsynced_repo_and_resolves_a_git_s
     # The remote checked its own copy, and cloned the git spec into its own cache.
     assert Path(rsynced) == remote / "pyexecnetcache" / "hub"
     assert Path(cloned).is_relative_to(remote / "cache")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(usable_cores() < 2, reason="a share of one core is the one core")
+def test_a_worker_alone_on_its_machine_keeps_every_core(tmp_path: Path):
+    # One worker here and one behind a socket server (on loopback, but another machine as far as the specs tell):
+    # each is alone where it runs, so neither is given a share, as it would be by the session's two workers.
+    (tmp_path / "hub").mkdir()
+    (tmp_path / "hub" / "hubconf.py").write_text(THREADS_HUB)
+    (tmp_path / "hub" / "hubcheck.toml").write_text('[validate]\ndevices = ["cpu"]\n')
+    unset = {"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": "", "OMP_WAIT_POLICY": ""}
+    alone = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], text=True,
+                           capture_output=True, check=True, env={**os.environ, **unset}).stdout
+    assert int(alone) != max(1, usable_cores() // 2)
+    with _socket_server(tmp_path / "remote") as socket:
+        threads, _ = _threads_seen(tmp_path, "-d", "--tx", "popen", "--tx", socket, "--rsyncdir",
+                                   str(tmp_path / "hub"), "-W", "ignore::DeprecationWarning", hub=tmp_path / "hub",
+                                   env=unset)
+    assert threads == {int(alone)}
 
 
 @pytest.mark.slow
