@@ -327,6 +327,16 @@ def _shown():
 ''' + "".join(f'\n\ndef model_{index}():\n    """Fails with the thread count."""\n    return _shown()\n' for index in range(2))
 
 
+UNSET_THREADS = {"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": "", "OMP_WAIT_POLICY": ""}
+"""The environment of a run that leaves torch's threads and OpenMP's waiting to hubcheck."""
+
+
+def _threads_hub(directory: Path) -> None:
+    directory.mkdir()
+    (directory / "hubconf.py").write_text(THREADS_HUB)
+    (directory / "hubcheck.toml").write_text('[validate]\ndevices = ["cpu"]\n')
+
+
 def _threads_seen(tmp_path: Path, *args: str, hub: Path = Path("hub"),
                   env: dict[str, str] | None = None) -> tuple[set[int], list[float]]:
     """The intra-op threads each entry point found, and the CPU milliseconds OpenMP's threads spent idle."""
@@ -342,19 +352,16 @@ def _threads_seen(tmp_path: Path, *args: str, hub: Path = Path("hub"),
 @pytest.mark.slow
 @pytest.mark.skipif(usable_cores() < 2, reason="a share of one core is the one core")
 def test_each_of_n_xdist_workers_gets_its_share_of_the_cores_and_no_more(tmp_path: Path):
-    (tmp_path / "hub").mkdir()
-    (tmp_path / "hub" / "hubconf.py").write_text(THREADS_HUB)
-    (tmp_path / "hub" / "hubcheck.toml").write_text('[validate]\ndevices = ["cpu"]\n')
+    _threads_hub(tmp_path / "hub")
     share = max(1, usable_cores() // 2)
     # torch's own default is every core, and it caps OMP_NUM_THREADS there: the user's count must differ from both.
     users = 1 if share > 1 else 2
-    unset = {"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": "", "OMP_WAIT_POLICY": ""}
 
-    threads, idle = _threads_seen(tmp_path, "-n", "2", env=unset)
+    threads, idle = _threads_seen(tmp_path, "-n", "2", env=UNSET_THREADS)
     assert threads == {share}
     # Idle threads sleep at once: they do not spin on the other worker's core.
     assert max(idle) < 1.5, idle
-    threads, idle = _threads_seen(tmp_path, "-n", "2", env={**unset, "OMP_NUM_THREADS": str(users)})
+    threads, idle = _threads_seen(tmp_path, "-n", "2", env={**UNSET_THREADS, "OMP_NUM_THREADS": str(users)})
     assert threads == {users}
     # The user's count leaves OpenMP as it is, spinning a while (libgomp's default): what the check above would see.
     assert min(idle) > 3, idle
@@ -461,17 +468,14 @@ def test_a_socket_worker_on_loopback_checks_an_rsynced_repo_and_resolves_a_git_s
 def test_a_worker_alone_on_its_machine_keeps_every_core(tmp_path: Path):
     # One worker here and one behind a socket server (on loopback, but another machine as far as the specs tell):
     # each is alone where it runs, so neither is given a share, as it would be by the session's two workers.
-    (tmp_path / "hub").mkdir()
-    (tmp_path / "hub" / "hubconf.py").write_text(THREADS_HUB)
-    (tmp_path / "hub" / "hubcheck.toml").write_text('[validate]\ndevices = ["cpu"]\n')
-    unset = {"OMP_NUM_THREADS": "", "MKL_NUM_THREADS": "", "OMP_WAIT_POLICY": ""}
+    _threads_hub(tmp_path / "hub")
     alone = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], text=True,
-                           capture_output=True, check=True, env={**os.environ, **unset}).stdout
+                           capture_output=True, check=True, env={**os.environ, **UNSET_THREADS}).stdout
     assert int(alone) != max(1, usable_cores() // 2)
     with _socket_server(tmp_path / "remote") as socket:
         threads, _ = _threads_seen(tmp_path, "-d", "--tx", "popen", "--tx", socket, "--rsyncdir",
                                    str(tmp_path / "hub"), "-W", "ignore::DeprecationWarning", hub=tmp_path / "hub",
-                                   env=unset)
+                                   env=UNSET_THREADS)
     assert threads == {int(alone)}
 
 
