@@ -13,6 +13,7 @@ order. ``throughput`` times the full run of a hub of small MLPs (``generate.lint
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -119,8 +120,15 @@ def throughput(context: Context) -> CaseResult:
         result.notes.append(f"not run: {missing}")
         return result
     rounds = settings.scale_rounds or settings.rounds
+    busy_before = _machine_busy_s()
     context.timed(result, pytest(repo, "2"), pytest(repo, "0"), rounds, warmup=False)
     assert result.hubcheck is not None and result.baseline is not None
+    busy_after = _machine_busy_s()
+    if busy_before is not None and busy_after is not None:
+        # Two workers only reach 2x on two free cores: how busy the rest of the machine was says whether they had them.
+        others = busy_after - busy_before - sum(result.samples["hubcheck_cpu"]) - sum(result.samples["baseline_cpu"])
+        result.notes.append(f"the rest of the machine used {max(others, 0.0):.1f} s of CPU while the timed runs ran "
+                            "(/proc/stat's busy time less the runs' own; about 0 on an idle machine)")
     listed = Command((sys.executable, "-m", "pytest", "--hubcheck", str(repo), "--collect-only", "-q",
                       "-p", "no:cacheprovider"), cwd=context.workdir).run().stdout
     items = int(re.search(r"(\d+) tests? collected", listed)[1])  # type: ignore[index]
@@ -134,6 +142,16 @@ def throughput(context: Context) -> CaseResult:
         f"torch.hub.load and one forward in one plain process: {plain * 1000:.1f} ms")
     result.notes.append(_breakdown(context, pytest(repo, "0"), repo))
     return result
+
+
+def _machine_busy_s() -> float | None:
+    """CPU seconds every process of this machine has used since it booted (Linux's /proc/stat), or None elsewhere."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(field) for field in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _breakdown(context: Context, command: Command, repo: Path) -> str:
