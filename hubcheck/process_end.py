@@ -47,9 +47,10 @@ def keep_until_exit(value: object) -> None:
         gc.freeze()
 
 
-def holds_anything() -> bool:
-    """Whether something was kept: only then is skipping the teardown worth it."""
-    return bool(_THIS_PROCESS.kept)
+def worth_skipping_teardown() -> bool:
+    """Whether something was kept, and no profiler or tracer is watching: ``python -m cProfile -m hubcheck``
+    writes its statistics after the command returns, which a skipped teardown would lose."""
+    return bool(_THIS_PROCESS.kept) and sys.getprofile() is None and sys.gettrace() is None
 
 
 def exit_without_teardown(code: int) -> NoReturn:

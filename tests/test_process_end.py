@@ -17,8 +17,8 @@ REFERENCE = PROJECT / "reference_repo"
 
 def _console(*args: str, cwd: Path, extra: str = "") -> subprocess.CompletedProcess[str]:
     """``python -m hubcheck ARGS`` in a fresh process, after ``extra`` (code run before the command)."""
-    script = f"import sys\n{extra}\nsys.argv = ['hubcheck', *{list(args)!r}]\nimport runpy\n" \
-             "runpy.run_module('hubcheck', run_name='__main__')\n"
+    script = (f"import sys\n{extra}\nsys.argv = ['hubcheck', *{list(args)!r}]\nimport runpy\n"
+              "runpy.run_module('hubcheck', run_name='__main__')\n")
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd, timeout=120,
                           check=False)
 
@@ -28,7 +28,7 @@ def test_lint_in_a_library_call_frees_its_trees():
     result = lint_repo(REFERENCE)
     assert result.model is not None
     assert len(process_end._THIS_PROCESS.kept) == kept_before
-    assert not process_end.holds_anything()
+    assert not process_end.worth_skipping_teardown()
 
 
 def test_keep_until_exit_keeps_nothing_unless_the_process_ends_after_the_command():
@@ -71,3 +71,13 @@ def test_a_closed_pipe_is_no_traceback(tmp_path):
     error = lister.stderr.read().decode()
     lister.wait(timeout=120)
     assert "Traceback" not in error, error
+
+
+def test_a_profiled_run_ends_normally_so_the_profile_is_written(tmp_path):
+    stats = tmp_path / "lint.prof"
+    completed = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "hubcheck", "lint",
+                                str(REFERENCE), "--no-cache"], capture_output=True, text=True, cwd=tmp_path,
+                               timeout=120, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "No problems found" in completed.stdout
+    assert stats.stat().st_size > 0

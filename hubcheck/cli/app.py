@@ -88,6 +88,6 @@ def console_main() -> None:
         main()
     except SystemExit as exit:
         code = 0 if exit.code is None else exit.code
-        if not isinstance(code, int) or not process_end.holds_anything():
+        if not isinstance(code, int) or not process_end.worth_skipping_teardown():
             raise
         process_end.exit_without_teardown(code)
