@@ -241,6 +241,11 @@ class ModuleIndex:
         pattern = rb"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+" + re.escape(name.encode()) + rb"\b"
         return re.search(pattern, source, re.MULTILINE) is not None
 
+    def remember_tree(self, path: Path, tree: ast.Module) -> None:
+        """Keep a file's tree parsed elsewhere (hubconf.py's, by the reader), so that it is not parsed again: a
+        400 KB hubconf was parsed three times (the reader, the ``sys.path`` edits, HUB007's optional imports)."""
+        self._trees.setdefault(path, tree)
+
     def tree(self, path: Path) -> ast.Module | None:
         """The parsed source of a file, or None when it cannot be read or parsed (:attr:`unreadable` says why).
 

@@ -140,7 +140,9 @@ def read_hubconf(repo_root: Path, index: ModuleIndex | None = None) -> HubconfMo
         parsed = parse_source(path)
     except UnreadableSource as error:
         raise HubconfUnreadable(error.problem) from None
-    return _Reader(repo_root.resolve(), path, parsed.text, parsed.tree, index or ModuleIndex(repo_root)).build()
+    index = index or ModuleIndex(repo_root)
+    index.remember_tree(path, parsed.tree)
+    return _Reader(repo_root.resolve(), path, parsed.text, parsed.tree, index).build()
 
 
 class _Reader:
