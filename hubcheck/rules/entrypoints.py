@@ -9,6 +9,7 @@ from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.model import EntryPoint, EntryPointKind, HubconfModel
+from hubcheck.static.syntax import live_statements
 
 # torch.hub.load's own keywords: a parameter with one of these names never
 # receives the caller's value.
@@ -265,8 +266,9 @@ def leaked_import_entrypoint(ctx: LintContext):
     model = ctx.model
     if model is None:
         return
-    star_lines = {node.lineno for node, _, _ in ctx.hubconf_nodes()
-                  if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names)}
+    # A star import is a module-level statement (Python refuses one in a function): no walk of every node.
+    star_lines = {stmt.lineno for stmt in live_statements(model.tree.body, into_definitions=False)
+                  if isinstance(stmt, ast.ImportFrom) and any(alias.name == "*" for alias in stmt.names)}
     for entry in model.entrypoints:
         if entry.leaked:
             module, _, original = (entry.origin or entry.name).rpartition(".")
