@@ -19,14 +19,16 @@ import contextlib
 import gc
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NoReturn
 
 
 @dataclass
 class _ThisProcess:
     ends_after_command: bool = False
-    kept: list[object] = field(default_factory=list)
+    kept: object | None = None
+    """The last value kept: only the last is worth not freeing (``hubcheck index`` lints repo after repo in one
+    process, and keeping every model would grow its memory with each)."""
 
 
 _THIS_PROCESS = _ThisProcess()
@@ -40,17 +42,20 @@ def process_ends_after_command() -> None:
 def keep_until_exit(value: object) -> None:
     """Keep ``value`` alive until the process ends, when it is about to end; else do nothing (it is freed).
 
-    Everything the cyclic collector tracks is frozen with it, so that later collections do not walk it.
+    The value kept before it is let go (freed now, as usual). Everything the cyclic collector tracks is
+    frozen with it, so that later collections do not walk it.
     """
     if _THIS_PROCESS.ends_after_command:
-        _THIS_PROCESS.kept.append(value)
+        if _THIS_PROCESS.kept is not None:
+            gc.unfreeze()  # what the earlier freeze held (cycles among it included) can be collected again
+        _THIS_PROCESS.kept = value
         gc.freeze()
 
 
 def worth_skipping_teardown() -> bool:
     """Whether something was kept, and no profiler or tracer is watching: ``python -m cProfile -m hubcheck``
     writes its statistics after the command returns, which a skipped teardown would lose."""
-    return bool(_THIS_PROCESS.kept) and sys.getprofile() is None and sys.gettrace() is None
+    return _THIS_PROCESS.kept is not None and sys.getprofile() is None and sys.gettrace() is None
 
 
 def exit_without_teardown(code: int) -> NoReturn:

@@ -24,11 +24,26 @@ def _console(*args: str, cwd: Path, extra: str = "") -> subprocess.CompletedProc
 
 
 def test_lint_in_a_library_call_frees_its_trees():
-    kept_before = len(process_end._THIS_PROCESS.kept)
     result = lint_repo(REFERENCE)
     assert result.model is not None
-    assert len(process_end._THIS_PROCESS.kept) == kept_before
+    assert process_end._THIS_PROCESS.kept is None
     assert not process_end.worth_skipping_teardown()
+
+
+def test_only_the_last_value_is_kept(monkeypatch):
+    class Tree:
+        pass
+
+    monkeypatch.setattr(process_end, "_THIS_PROCESS", process_end._ThisProcess(ends_after_command=True))
+    first, second = Tree(), Tree()
+    first_alive = weakref.ref(first)
+    process_end.keep_until_exit(first)
+    process_end.keep_until_exit(second)
+    del first, second
+    gc.collect()
+    assert first_alive() is None, "the value kept earlier is freed when a later one is kept"
+    assert isinstance(process_end._THIS_PROCESS.kept, Tree)
+    gc.unfreeze()
 
 
 def test_keep_until_exit_keeps_nothing_unless_the_process_ends_after_the_command():
