@@ -14,7 +14,7 @@ from hubcheck.static.collisions import GenericImport, generic_imports
 from hubcheck.static.import_calls import CalledAtImport, CallResolver, functions_called_at_import
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex
-from hubcheck.static.names import CANONICAL, FileNames, last_words
+from hubcheck.static.names import FileNames, last_words
 from hubcheck.static.reach import CodeUnit, NodeT, Reach
 from hubcheck.static.reader import HUBCONF, HubconfUnreadable
 from hubcheck.static.syntax import span
@@ -100,18 +100,12 @@ class LintContext:
         """The calls of :meth:`calls` by the last word of what they call: ``load`` for ``torch.load(...)``,
         and for a bare name its import alias's (``lsd(...)`` after ``import ... as lsd``), read once."""
         by_name: dict[str, list[tuple[int, CodeUnit, ast.Call]]] = {}
-        aliases_of: dict[Path, dict[str, str]] = {}
         for position, (unit, call) in enumerate(self._calls):
             func = call.func
             if isinstance(func, ast.Attribute):
                 name = func.attr
             elif isinstance(func, ast.Name):
-                # What FileNames.qualified gives a bare name, without its general dotted-name walk.
-                aliases = aliases_of.get(unit.path)
-                if aliases is None:
-                    aliases = aliases_of[unit.path] = self.names(unit.path).aliases
-                full = aliases.get(func.id, func.id)
-                name = CANONICAL.get(full, full).rpartition(".")[2]
+                name = self.names(unit.path).qualified_name(func.id).rpartition(".")[2]
             else:
                 continue
             by_name.setdefault(name, []).append((position, unit, call))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from typing import TypeGuard
 
 from hubcheck.static.syntax import live_statements
 
@@ -36,13 +37,11 @@ def all_after_import(tree: ast.Module, origin: Callable[[ast.expr], str | None],
     listed: list[str] | None = None
     registered: list[str] = []
     for stmt in live_statements(tree.body, into_definitions=False):
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-                listed = _literal_strings(stmt.value)
-                if listed is None:
-                    return None
-                registered = []
+        if _assigns_all(stmt):
+            listed = _literal_strings(stmt.value)
+            if listed is None:
+                return None
+            registered = []
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
             not isinstance(d, ast.Call) and (found := origin(d)) is not None and appends_to_all(found)
             for d in stmt.decorator_list
@@ -51,6 +50,17 @@ def all_after_import(tree: ast.Module, origin: Callable[[ast.expr], str | None],
     if listed is None and not registered:
         return None
     return tuple(dict.fromkeys([*(listed or ()), *registered]))
+
+
+def literal_all(tree: ast.Module) -> tuple[str, ...] | None:
+    """``__all__`` when its last top-level assignment is a literal list or tuple of strings (hubconf's own,
+    whose registrations torch.hub.list does not read)."""
+    value: ast.expr | None = None
+    for stmt in tree.body:
+        if _assigns_all(stmt):
+            value = stmt.value
+    names = _literal_strings(value)
+    return tuple(names) if names is not None else None
 
 
 def appends_decorated_to_all(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -62,6 +72,13 @@ def appends_decorated_to_all(function: ast.FunctionDef | ast.AsyncFunctionDef) -
             if isinstance(target, ast.Attribute) and target.attr == "__all__":
                 return True
     return False
+
+
+def _assigns_all(stmt: ast.stmt) -> TypeGuard[ast.Assign | ast.AnnAssign]:
+    if not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return False
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
 
 
 def _literal_strings(value: ast.expr | None) -> list[str] | None:

@@ -45,7 +45,7 @@ from hubcheck.static.syntax import never_true_under_torch_hub
 
 __all__ = [
     "Callability", "ModuleFile", "ModuleIndex", "NameInfo", "builtin_callability", "is_stdlib",
-    "literal_all", "resolve_from_module", "statement_bound_names", "target_names",
+    "resolve_from_module", "statement_bound_names", "target_names",
 ]
 
 # How many re-exports deep to follow a name before giving up; torchvision's
@@ -507,20 +507,6 @@ def _star_imports(tree: ast.Module, found: ModuleFile) -> list[str]:
             if source:
                 modules.append(source)
     return modules
-
-
-def literal_all(tree: ast.Module) -> tuple[str, ...] | None:
-    """``__all__`` when it is a literal list or tuple of strings."""
-    value: ast.expr | None = None
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-                value = stmt.value
-    if not isinstance(value, (ast.List, ast.Tuple)):
-        return None
-    names = [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-    return tuple(names) if len(names) == len(value.elts) else None
 
 
 def _star_filter(index: ModuleIndex, module: str) -> frozenset[str] | None:

@@ -173,6 +173,12 @@ class FileNames:
         full = self.aliases.get(head, head) + dot + rest
         return CANONICAL.get(full, full)
 
+    def qualified_name(self, name: str) -> str:
+        """:meth:`qualified` of a bare name (``lsd`` -> ``torch.hub.load_state_dict_from_url``), without an
+        expression to walk: asked for every call of a timm-sized repo."""
+        full = self.aliases.get(name, name)
+        return CANONICAL.get(full, full)
+
     def imports_from(self, *modules: str) -> bool:
         """Whether the file binds any of these modules, or a name from one, anywhere."""
         return any(value == m or value.startswith(m + ".") for value in self.aliases.values() for m in modules)

@@ -33,12 +33,12 @@ from hubcheck.static.model import (
     Parameter,
     Uncertain,
 )
+from hubcheck.static.module_all import literal_all
 from hubcheck.static.modules import (
     Callability,
     ModuleIndex,
     NameInfo,
     builtin_callability,
-    literal_all,
     statement_bound_names,
     target_names,
 )
