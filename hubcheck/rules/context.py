@@ -57,6 +57,15 @@ class LintContext:
         that run at import (True) or of the others (False). A node's ancestors come from :meth:`ancestors`."""
         return self._reach.nodes_of(*types, import_time=import_time) if self._reach is not None else []
 
+    def imported_modules(self, unit: CodeUnit, node: ast.Import | ast.ImportFrom) -> list[str]:
+        """The repo or other modules an import statement of ``unit`` imports (relative names resolved, and each
+        name a ``from`` import takes that is a submodule), as the reach follows them."""
+        return self._reach.imported_modules(unit, node) if self._reach is not None else []
+
+    def import_source(self, unit: CodeUnit, node: ast.ImportFrom) -> str | None:
+        """The module a ``from`` import of ``unit`` takes names from, relative names resolved; None when unknown."""
+        return self._reach.import_source(unit, node) if self._reach is not None else node.module
+
     def ancestors(self, unit: CodeUnit, node: ast.AST) -> tuple[ast.AST, ...]:
         """The nodes above a node of :meth:`nodes_of` or :meth:`calls`, from ``unit``'s own node down."""
         return self._reach.ancestors(unit, node) if self._reach is not None else ()

@@ -25,7 +25,6 @@ from pathlib import Path
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
-from hubcheck.static.modules import resolve_from_module
 from hubcheck.static.names import FileNames, argument
 from hubcheck.static.reach import CodeUnit
 from hubcheck.static.syntax import FUNCTION_NODES, enclosing_functions, live_statements, short_source, span
@@ -382,31 +381,17 @@ def _local_import_bindings(body: _Body, ctx: LintContext) -> dict[str, tuple[str
                     top = alias.name.partition(".")[0]
                     bindings[top] = (top, None)
         else:
-            source = _from_source(ctx, body.unit, statement)
+            source = ctx.import_source(body.unit, statement)
             for alias in statement.names:
                 if source and alias.name != "*":
                     bindings[alias.asname or alias.name] = (source, alias.name)
     return bindings
 
 
-def _from_source(ctx: LintContext, unit: CodeUnit, statement: ast.ImportFrom) -> str | None:
-    if statement.level == 0 or unit.module is None:
-        return statement.module
-    found = ctx.index.find(unit.module)
-    return resolve_from_module(found, statement) if found is not None else None
-
-
 def _imported_modules(ctx: LintContext, unit: CodeUnit, statement: ast.Import | ast.ImportFrom) -> list[str]:
     """The modules an import runs, packages first (``a``, ``a.b``), and the submodules a ``from`` import takes."""
-    if isinstance(statement, ast.Import):
-        named = [alias.name for alias in statement.names]
-    else:
-        source = _from_source(ctx, unit, statement)
-        named = [source] if source else []
-        named += [f"{source}.{alias.name}" for alias in statement.names
-                  if source and alias.name != "*" and ctx.index.find(f"{source}.{alias.name}") is not None]
     found: list[str] = []
-    for module in named:
+    for module in ctx.imported_modules(unit, statement):
         parts = module.split(".")
         found += [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
     return list(dict.fromkeys(found))

@@ -171,6 +171,11 @@ class Reach:
         names resolved, and each name a ``from`` import takes that is a submodule."""
         return _imported_module_names(node, self._scope(unit.path, unit.module), self.index)
 
+    def import_source(self, unit: CodeUnit, node: ast.ImportFrom) -> str | None:
+        """The module a ``from`` import of ``unit`` takes names from, relative names resolved; None when unknown."""
+        scope = self._scope(unit.path, unit.module)
+        return _from_source(node, scope, self.index) if scope is not None else node.module
+
     def ancestors(self, unit: CodeUnit, node: ast.AST) -> tuple[ast.AST, ...]:
         """The nodes above ``node`` in ``unit``'s walk, from the unit's own node down to its parent."""
         root = unit.node
