@@ -19,6 +19,7 @@ from hubcheck.cli.run_flags import (
     overrides_from_flags,
 )
 from hubcheck.cli.validate_command import (
+    AllowNetworkOption,
     DeviceOption,
     ExcludeOption,
     MaxMemoryOption,
@@ -65,9 +66,7 @@ def index_command(
     select_entrypoints: SelectOption = None,
     exclude_entrypoints: ExcludeOption = None,
     timeout: TimeoutOption = None,
-    allow_network: Annotated[bool | None, typer.Option(
-        "--allow-network/--block-network", help="Let repo code reach the network (default: [validate] allow_network, "
-        "off).", show_default=False)] = None,
+    allow_network: AllowNetworkOption = None,
     torch_home: TorchHomeOption = None,
     max_memory: MaxMemoryOption = None,
     python: PythonOption = None,

@@ -22,6 +22,7 @@ from hubcheck.cli.run_flags import (
     overrides_from_flags,
 )
 from hubcheck.cli.validate_command import (
+    AllowNetworkOption,
     EntrypointOption,
     ExcludeOption,
     MaxMemoryOption,
@@ -50,8 +51,7 @@ def record_command(
         "--size-limit", help="Largest outputs a reference may hold, in bytes; seeded inputs are not counted "
         "(default: [validate] reference_size_limit, 10 MB).", min=1)] = None,
     timeout: TimeoutOption = None,
-    allow_network: Annotated[bool | None, typer.Option(
-        "--allow-network/--block-network", help="Let repo code reach the network.", show_default=False)] = None,
+    allow_network: AllowNetworkOption = None,
     torch_home: TorchHomeOption = None,
     max_memory: MaxMemoryOption = None,
     python: PythonOption = None,

@@ -60,6 +60,9 @@ TorchHomeOption = Annotated[
     typer.Option("--torch-home", help="TORCH_HOME for repo code (pre-fetched weights); default: a private empty one."),
 ]
 StrictOption = Annotated[bool, typer.Option(RUN_OPTIONS["strict"].cli_flag, help=RUN_OPTIONS["strict"].help)]
+AllowNetworkOption = Annotated[bool | None, typer.Option(
+    "--allow-network/--block-network", help="Let repo code reach the network (default: [validate] allow_network, off).",
+    show_default=False)]
 MaxMemoryOption = Annotated[
     str | None, typer.Option("--max-memory", help="Kill the worker above this resident memory, e.g. 4GiB.")
 ]
@@ -81,9 +84,7 @@ def validate_command(
     require_references: Annotated[bool, typer.Option(
         "--require-references", help="Fail the reference check when the repo has no recorded references.")] = False,
     timeout: TimeoutOption = None,
-    allow_network: Annotated[bool | None, typer.Option(
-        "--allow-network/--block-network", help="Let repo code reach the network (default: [validate] allow_network, off).",
-        show_default=False)] = None,
+    allow_network: AllowNetworkOption = None,
     allow_tf32: Annotated[bool, typer.Option("--allow-tf32", help="Leave TF32 on for CUDA float32 math.")] = False,
     torch_home: TorchHomeOption = None,
     max_memory: MaxMemoryOption = None,
