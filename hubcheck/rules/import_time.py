@@ -29,6 +29,8 @@ from hubcheck.static.syntax import in_try_body_handling_import_error, short_sour
 # kind -> (what the message says it does, what to do instead)
 _EFFECTS = {
     "download": ("downloads weights", "download inside the entry point that needs the weights"),
+    "data": ("downloads data", ("download it inside the entry point that needs it, into a directory the "
+              "user passes or under `torch.hub.get_dir()`")),
     "hub-load": ("loads another hub repo", "call torch.hub.load inside the entry point that needs the model"),
     "network": ("opens a network connection", "make the request inside the entry point that needs its result"),
     "pip": ("installs packages with pip", ("list the module in `dependencies` instead; torch.hub tells users what "
@@ -57,6 +59,7 @@ _EFFECT_CALLS = {
     "gdown.download": "download",
     "huggingface_hub.hf_hub_download": "download",
     "huggingface_hub.snapshot_download": "download",
+    "nltk.download": "data",
     "torch.hub.load": "hub-load",
     "torch.hub.list": "hub-load",
     "torch.hub.help": "hub-load",
@@ -125,7 +128,10 @@ _EFFECT_PREFIXES = (
     ("requests.", "network"),
     ("httpx.", "network"),
     ("shutil.", "write"),
+    ("sklearn.datasets.fetch_", "data"),
 )
+# Dataset classes that fetch their files only when given `download=True`; without it they read what is on disk.
+_DOWNLOADING_DATASETS = ("torchvision.datasets.", "torchaudio.datasets.")
 # shutil functions that only read.
 _SHUTIL_READ_ONLY = frozenset({"shutil.which", "shutil.disk_usage", "shutil.get_terminal_size",
                                "shutil.get_archive_formats", "shutil.get_unpack_formats"})
@@ -140,6 +146,12 @@ _PIP = re.compile(r"(^|[\s/\\])pip\d*(\.exe)?($|\s)")
 def _is_write_mode(node: ast.expr | None, names: FileNames) -> bool:
     mode = names.literal(node, ()) if node is not None else None
     return mode is not None and bool(_WRITE_MODE.match(mode)) and any(c in mode for c in "wax+")
+
+
+def _passes_true(call: ast.Call, keyword: str) -> bool:
+    """Whether the call passes the literal ``True`` for ``keyword``."""
+    return any(k.arg == keyword and isinstance(k.value, ast.Constant) and k.value.value is True
+               for k in call.keywords)
 
 
 def _mentions_pip(call: ast.Call) -> bool:
@@ -159,6 +171,8 @@ def _call_effect(call: ast.Call, names: FileNames) -> str | None:
         return "pip"
     if kind is not None:
         return kind
+    if name.startswith(_DOWNLOADING_DATASETS) and _passes_true(call, "download"):
+        return "data"
     if name == "open":
         return "write" if _is_write_mode(argument(call, 1, "mode"), names) else None
     func = call.func
@@ -209,7 +223,9 @@ def import_time_side_effect(ctx: LintContext):
     them), not function bodies, nor branches torch.hub never takes
     (`if __name__ == "__main__":`, `if not hasattr(torch, "hub"):`), for network access (`urlopen`,
     `requests`, `http.client`, sockets, `torch.hub.load`), weight downloads
-    (`load_state_dict_from_url`, `download_url_to_file`), subprocesses and
+    (`load_state_dict_from_url`, `download_url_to_file`), data downloads
+    (`nltk.download`, torchvision and torchaudio datasets built with
+    `download=True`, scikit-learn's `fetch_*`), subprocesses and
     pip installs, `os.chdir`, `sys.exit` / `raise SystemExit`, file writes
     (`open(..., "w")`, `Path.write_text`, `mkdir`, `os.makedirs`, `shutil`,
     `torch.save`) and environment changes (`os.environ[...] = ...`,
