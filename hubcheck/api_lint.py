@@ -30,9 +30,15 @@ def is_api_selector(selector: str) -> bool:
 
 def api_selector_problem(selector: str, api_base: str | None) -> str | None:
     """None when ``selector`` (an API code or prefix such as ``API1``) selects some change kind; else why not."""
-    upper = selector.upper()
     if api_base is None:
         return f"{selector!r} selects API changes, which lint reports only with --api-base REF (or run `hubcheck diff`)"
+    return unknown_api_code(selector)
+
+
+def unknown_api_code(selector: str) -> str | None:
+    """None when ``selector`` (an API code or prefix) names some change kind; else why not. ``[lint]``
+    configuration may name API codes without ``--api-base``: they apply to the runs that pass it."""
+    upper = selector.upper()
     if any(code.startswith(upper) for code in _CODES):
         return None
     close = difflib.get_close_matches(upper, list(_CODES), n=1)
@@ -72,4 +78,4 @@ def _matches(code: str, selectors: tuple[str, ...]) -> bool:
     return any(s.upper() == "ALL" or code.startswith(s.upper()) for s in selectors)
 
 
-__all__ = ["ApiLint", "api_selector_problem", "is_api_selector", "lint_api"]
+__all__ = ["ApiLint", "api_selector_problem", "is_api_selector", "lint_api", "unknown_api_code"]

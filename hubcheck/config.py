@@ -103,7 +103,7 @@ class LintConfig:
     select: tuple[str, ...] = ()
     """Codes or code prefixes to run; empty means every rule."""
     ignore: tuple[str, ...] = ()
-    """Codes or code prefixes never reported."""
+    """Codes or code prefixes never reported; API change codes (``API006``) too, in runs with ``--api-base``."""
 
 
 @dataclass(frozen=True)
@@ -210,8 +210,10 @@ def parse_config(data: dict[str, Any], path: Path, prefix: str = "") -> Config:
 def _parse_lint(reader: _TableReader, table: Any) -> LintConfig:
     table = reader.table(table, "lint")
     reader.check_keys(table, "lint", ("select", "ignore"))
-    select = reader.codes(table.get("select", []), "lint.select")
-    ignore = reader.codes(table.get("ignore", []), "lint.ignore")
+    # API change codes only in ignore: a select of them would also choose which rules run, and lint
+    # without --api-base, which reads the same table, would then run none.
+    select = reader.codes(table.get("select", []), "lint.select", api_codes=False)
+    ignore = reader.codes(table.get("ignore", []), "lint.ignore", api_codes=True)
     return LintConfig(select=select, ignore=ignore)
 
 
@@ -416,13 +418,18 @@ class _TableReader:
         except ValueError as error:
             self.fail(key, str(error))
 
-    def codes(self, value: Any, key: str) -> tuple[str, ...]:
+    def codes(self, value: Any, key: str, api_codes: bool) -> tuple[str, ...]:
+        from hubcheck.api_lint import is_api_selector, unknown_api_code
         from hubcheck.rules import validate_code_selector
 
+        example = '["HUB1", "HUB203", "API006"]' if api_codes else '["HUB1", "HUB203"]'
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self.fail(key, 'must be a list of rule codes such as ["HUB1", "HUB203"]')
+            self.fail(key, f"must be a list of rule codes such as {example}")
         for code in value:
-            problem = validate_code_selector(code)
+            if is_api_selector(code) and not api_codes:
+                self.fail(key, f"takes rule codes only ({code!r} is an API change code: put it in lint.ignore, "
+                               "or pass --select with --api-base)")
+            problem = unknown_api_code(code) if is_api_selector(code) else validate_code_selector(code)
             if problem:
                 self.fail(key, problem)
         return tuple(value)

@@ -39,6 +39,8 @@ class LintResult:
     the findings came from the cache."""
     cache_problem: str | None = None
     """Why the findings could not be kept in the cache for the next run, when that failed."""
+    ignored: tuple[str, ...] = ()
+    """The codes and prefixes left out: ``[lint] ignore`` and the caller's, API change codes among them."""
 
     @property
     def summary(self) -> FindingSummary:
@@ -73,18 +75,19 @@ def lint_repo(
     """
     repo_root = repo_root.resolve()
     config = config if config is not None else load_config(repo_root)
-    rules = select_rules(select if select is not None else config.lint.select, config.lint.ignore + tuple(ignore))
+    ignored = config.lint.ignore + tuple(ignore)
+    rules = select_rules(select if select is not None else config.lint.select, ignored)
     key = _cache_key(cache, repo_root, rules)
     if cache is not None and key is not None:
         cached = cache.load(key)
         if cached is not None:
-            return LintResult(cached, rules, None)
+            return LintResult(cached, rules, None, ignored=ignored)
     with _collector_paused():
         found, model = _check(rules, repo_root)
     kept = [f for f in found if not _is_suppressed(f, repo_root)]
     findings = tuple(sorted(set(kept), key=Finding.sort_key))
     problem = cache.store(key, findings) if cache is not None and key is not None else None
-    return LintResult(findings, rules, model, cache_problem=problem)
+    return LintResult(findings, rules, model, cache_problem=problem, ignored=ignored)
 
 
 def _cache_key(cache: LintCache | None, repo_root: Path, rules: tuple[Rule, ...]) -> str | None:

@@ -137,3 +137,17 @@ def test_a_git_url_is_compared_at_its_own_ref(pr_repo, tmp_path):
     assert run.code == 1, run.stderr
     assert [f["entrypoint"] for f in document["findings"] if f["code"].startswith("API")] == ["small"]
     assert document["repo"]["base"]["ref"] == "v1" and document["repo"]["ref"] == "v2"
+
+
+def test_lint_ignore_in_the_config_takes_api_codes(pr_repo):
+    (pr_repo / "hubcheck.toml").write_text('[lint]\nignore = ["API001"]\n')
+    run = hubcheck("lint", str(pr_repo), "--api-base", "v1")
+    assert run.code == 0 and "API001" not in run.stdout, run.stdout + run.stderr
+    assert hubcheck("lint", str(pr_repo)).code == 0, "inert without --api-base"
+    (pr_repo / "hubcheck.toml").write_text('[lint]\nignore = ["API999"]\n')
+    run = hubcheck("lint", str(pr_repo), "--api-base", "v1")
+    assert run.code == 2 and "unknown API change code 'API999'" in run.stderr, run.stderr
+    (pr_repo / "hubcheck.toml").write_text('[lint]\nselect = ["API0"]\n')
+    run = hubcheck("lint", str(pr_repo))
+    assert run.code == 2 and "lint.select" in run.stderr and "put it in lint.ignore" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

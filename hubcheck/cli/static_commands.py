@@ -257,7 +257,7 @@ def _lint_one(repo: str, refresh: bool, selected: tuple[str, ...], ignored: tupl
         from hubcheck.findings import Finding
         from hubcheck.rules import ALL_RULES
 
-        api = lint_api(resolved.spec, api_base, select=selected, ignore=ignored, refresh=refresh)
+        api = lint_api(resolved.spec, api_base, select=selected, ignore=result.ignored, refresh=refresh)
         every = tuple(sorted((*result.findings, *api.findings), key=Finding.sort_key))
         repo_json = {**repo_json, "base": api.base.to_json()}  # as `hubcheck diff` reports it
         catalogue = (*ALL_RULES, *CHANGE_KINDS)
