@@ -9,7 +9,7 @@ from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, retire, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.modules import is_stdlib
-from hubcheck.static.optional_imports import optional_modules
+from hubcheck.static.optional_imports import checked_before_import, optional_modules
 from hubcheck.static.syntax import in_try_body_handling_import_error
 
 # Distributions whose import name differs from the name pip installs them by;
@@ -223,8 +223,10 @@ def undeclared_import(ctx: LintContext):
     Checks that every third-party package that hubconf.py imports, and that the
     repo's own modules import when hubconf or an entry point runs them, is
     listed in `dependencies`. Standard-library modules, the repo's own modules,
-    `torch` (torch.hub cannot run without it) and imports guarded by
-    `except ImportError` are exempt.
+    `torch` (torch.hub cannot run without it), imports guarded by
+    `except ImportError` and imports in a branch that runs only when
+    `importlib.util.find_spec` found the module (directly in the `if`, or in
+    a function of the same file that the `if` calls) are exempt.
 
     ## Why is this bad?
     torch.hub's dependency check is the one place users learn what to install.
@@ -270,7 +272,9 @@ def undeclared_import(ctx: LintContext):
         for module, where in modules:
             top = module.partition(".")[0]
             if (not top or top in declared or top in reported or top in _ALWAYS_PRESENT
-                    or is_stdlib(top) or ctx.index.is_local(top) or unit.module in optional):
+                    or is_stdlib(top) or ctx.index.is_local(top) or unit.module in optional
+                    or checked_before_import(top, ctx.ancestors(unit, node), node, ctx.names(unit.path),
+                                             ctx.index.tree(unit.path))):
                 continue
             reported.add(top)
             yield Violation(unit.path, where.lineno, where.col_offset + 1, {"module": top}, unit.entrypoint)

@@ -1,4 +1,5 @@
-"""Repo modules that are imported only as optional extras, inside ``try: ... except ImportError``.
+"""Imports that are optional extras: repo modules imported only inside ``try: ... except ImportError``,
+and imports in the branch of an ``if`` that runs only when ``find_spec`` found the module.
 
 NVIDIA's efficientnet.py does ``try: from ..quantization import switch_on_quantization``
 ``except ImportError: <a fallback>``: quantization.py and what it imports are optional by
@@ -15,7 +16,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hubcheck.static.modules import ModuleFile, ModuleIndex, resolve_from_module
+from hubcheck.static.names import FileNames
 from hubcheck.static.syntax import handles_import_error
+
+# The calls that tell whether a module is installed without importing it.
+_AVAILABILITY_CHECKS = frozenset({"importlib.util.find_spec", "importlib.find_loader", "pkgutil.find_loader"})
 
 
 def optional_modules(files: Iterable[tuple[Path, str | None]], index: ModuleIndex) -> frozenset[str]:
@@ -96,3 +101,58 @@ def _targets(node: ast.Import | ast.ImportFrom, found: ModuleFile | None) -> set
         named = {source} | {f"{source}.{alias.name}" for alias in node.names if alias.name != "*"}
     parts = [name.split(".") for name in named]
     return {".".join(dotted[:depth]) for dotted in parts for depth in range(1, len(dotted) + 1)}
+
+
+def checked_before_import(module: str, ancestors: tuple[ast.AST, ...], node: ast.AST, names: FileNames,
+                          tree: ast.Module | None) -> bool:
+    """Whether an import of ``module`` sits in the branch of an ``if`` that runs only when a ``find_spec``
+    check found that module: ``if importlib.util.find_spec("hf") is not None: import hf``, the ``else``
+    of ``if find_spec("hf") is None``, or ``if hf_available():`` where ``hf_available`` is a function of
+    the same file whose body makes the check (facebookresearch/hiera's ``is_huggingface_hub_available``).
+    """
+    top = module.partition(".")[0]
+    for position, ancestor in enumerate(ancestors):
+        if not isinstance(ancestor, ast.If):
+            continue
+        child = ancestors[position + 1] if position + 1 < len(ancestors) else node
+        found, test = _found_when(ancestor.test)
+        branch = ancestor.body if found else ancestor.orelse
+        if any(child is stmt for stmt in branch) and top in _checked_modules(test, names, tree):
+            return True
+    return False
+
+
+def _found_when(test: ast.expr) -> tuple[bool, ast.expr]:
+    """Whether the ``if`` body runs when the check in ``test`` finds its module, and that check:
+    ``not x`` and ``x is None`` turn the answer round."""
+    found = True
+    while True:
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            found, test = not found, test.operand
+        elif (isinstance(test, ast.Compare) and len(test.ops) == 1
+              and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None
+              and isinstance(test.ops[0], (ast.Is, ast.IsNot, ast.Eq, ast.NotEq))):
+            found, test = found == isinstance(test.ops[0], (ast.IsNot, ast.NotEq)), test.left
+        else:
+            return found, test
+
+
+def _checked_modules(test: ast.expr, names: FileNames, tree: ast.Module | None) -> set[str]:
+    """The top-level modules whose availability ``test`` checks, directly or through a function of the file."""
+    checked: set[str] = set()
+    helpers = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef)} if tree else {}
+    for call in (n for n in ast.walk(test) if isinstance(n, ast.Call)):
+        if isinstance(call.func, ast.Name) and call.func.id in helpers:
+            checked |= _find_spec_targets(helpers[call.func.id], names)
+        else:
+            checked |= _find_spec_targets(call, names)
+    return checked
+
+
+def _find_spec_targets(node: ast.AST, names: FileNames) -> set[str]:
+    return {
+        call.args[0].value.partition(".")[0]
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call) and names.qualified(call.func) in _AVAILABILITY_CHECKS
+        and call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)
+    }
