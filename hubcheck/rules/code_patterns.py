@@ -419,6 +419,11 @@ def _is_device_name(name: str) -> bool:
     return normalized == "dev" or any(word in normalized for word in _DEVICE_WORDS)
 
 
+def _is_cuda_probe(node: ast.Attribute) -> bool:
+    """``torch.cuda.is_available`` / ``device_count``, under any spelling that ends in ``cuda``."""
+    return node.attr in _CUDA_PROBES and (dotted_name(node.value) or "").endswith("cuda")
+
+
 def _is_cuda_literal(node: ast.expr | None) -> bool:
     """``"cuda"``, ``"cuda:0"`` or ``f"cuda:{rank}"``."""
     if isinstance(node, ast.JoinedStr) and node.values:
@@ -474,7 +479,7 @@ class _CudaGuards:
         methods = {id(node.func) for node in ast.walk(test) if isinstance(node, ast.Call)}
         for node in ast.walk(test):
             if isinstance(node, ast.Attribute):
-                if node.attr in _CUDA_PROBES and (dotted_name(node.value) or "").endswith("cuda"):
+                if _is_cuda_probe(node):
                     return True
                 if _is_device_name(node.attr) and id(node) not in methods and dotted_name(node) != "torch.cuda":
                     return True
@@ -579,6 +584,11 @@ def unguarded_cuda(ctx: LintContext):
     reads a device setting by its key (`if not kwargs["cuda"]: return`)
     counts as a check. Calls are judged where they are written: a helper
     that calls `.cuda()` is flagged even when every caller checks first.
+    An entry point's own parameter that defaults to CUDA (`device="cuda"`,
+    `torch.device("cuda")`) is flagged at that default when the entry point
+    reads it and never asks `*.cuda.is_available()` / `device_count()` in
+    its body: torch.hub calls it with its defaults unless the user passes
+    others (knn-vc's `knn_vc(device="cuda")`, handed on to `.to(device)`).
 
     ## Why is this bad?
     torch.hub users load models on laptops, CPU CI runners and Macs.
@@ -618,6 +628,57 @@ def unguarded_cuda(ctx: LintContext):
         checker = guards.setdefault(id(names), _CudaGuards(names))
         if not checker.guarded(call, ancestors):
             yield _at(unit, call, {"code": short_source(call)})
+    yield from _cuda_defaults_of_entrypoints(ctx)
+
+
+def _cuda_defaults_of_entrypoints(ctx: LintContext):
+    """An entry point whose parameter defaults to CUDA and that uses it without checking for a GPU.
+
+    ``torch.hub.load(repo, name)`` calls the entry point with its defaults, so
+    knn-vc's ``def knn_vc(..., device='cuda')``, which hands ``device`` on to
+    ``.to(device)``, fails on every CPU-only machine (bshall/knn-vc#14). A default
+    the body checks (``if not torch.cuda.is_available(): device = 'cpu'``) or
+    never reads (a placeholder) is fine.
+    """
+    if ctx.model is None:
+        return
+    reported: set[int] = set()
+    for entry in ctx.model.entrypoints:
+        definition = entry.definition
+        if entry.leaked or definition is None or not definition.local \
+                or not isinstance(definition.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        function = definition.node
+        if id(function) in reported or _checks_for_cuda(function):
+            continue
+        reported.add(id(function))
+        names = ctx.names(definition.path)
+        read = {node.id for node in ast.walk(function) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        for arg, default in _defaults(function.args):
+            if arg.arg in read and _is_cuda_default(default, names):
+                yield Violation(definition.path, default.lineno, default.col_offset + 1,
+                                {"code": f"{function.name}({arg.arg}={ast.unparse(default)})"}, entry.name)
+
+
+def _defaults(args: ast.arguments) -> list[tuple[ast.arg, ast.expr]]:
+    """Each parameter that has a default, with it (positional defaults belong to the last parameters)."""
+    positional = [*args.posonlyargs, *args.args]
+    with_default = positional[len(positional) - len(args.defaults):]
+    return [*zip(with_default, args.defaults, strict=True),
+            *((arg, default) for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+              if default is not None)]
+
+
+def _is_cuda_default(default: ast.expr, names: FileNames) -> bool:
+    """``"cuda"``, ``"cuda:0"`` or ``torch.device("cuda")`` as a parameter's default."""
+    if isinstance(default, ast.Call) and names.qualified(default.func) == "torch.device":
+        return _is_cuda_literal(argument(default, 0, "type"))
+    return _is_cuda_literal(default)
+
+
+def _checks_for_cuda(function: ast.AST) -> bool:
+    """Whether a function asks anywhere whether CUDA is there (``torch.cuda.is_available()``)."""
+    return any(isinstance(node, ast.Attribute) and _is_cuda_probe(node) for node in ast.walk(function))
 
 
 # -- HUB205: downloads nobody checks -------------------------------------------------------------
