@@ -237,6 +237,14 @@ _PATH_PARAMETERS = {
     "safetensors.safe_open": (0, "filename"),
     LOAD_STATE_DICT_FROM_URL: (1, "model_dir"),
     DOWNLOAD_URL_TO_FILE: (1, "dst"),
+    # Dataset classes read (and with download=True, create and fill) the directory `root`.
+    **{f"torchvision.datasets.{name}": (0, "root") for name in (
+        "MNIST", "FashionMNIST", "KMNIST", "EMNIST", "QMNIST", "USPS", "SEMEION", "Omniglot", "CIFAR10", "CIFAR100",
+        "SVHN", "STL10", "ImageFolder", "DatasetFolder", "ImageNet", "CelebA", "VOCSegmentation", "VOCDetection",
+        "CocoDetection", "CocoCaptions", "Caltech101", "Caltech256", "Food101", "Flowers102", "OxfordIIITPet",
+        "StanfordCars", "Places365", "LSUN", "Cityscapes", "Kinetics", "UCF101", "HMDB51")},
+    **{f"torchaudio.datasets.{name}": (0, "root") for name in (
+        "LIBRISPEECH", "LIBRITTS", "LJSPEECH", "SPEECHCOMMANDS", "YESNO", "VCTK_092", "GTZAN", "COMMONVOICE")},
 }
 
 # ``Path("model.pth").stem`` manipulates a name; it never touches the file system.
@@ -251,9 +259,34 @@ def _is_cwd_relative(path: str) -> bool:
     )
 
 
+def _path_text(names: FileNames, passed: ast.expr, chain: tuple[ast.AST, ...]) -> str | None:
+    """The path as a string when it is known, or as written when only its leading part is.
+
+    ``".torch/ofa_specialized/%s/" % net_id`` and ``f"weights/{name}.pth"``
+    resolve against the working directory whatever the rest turns out to be,
+    so their text (placeholders and all) is enough to judge them; a template
+    that starts with a placeholder (``f"{root}/w.pth"``) is not judged.
+    """
+    known = names.literal(passed, chain)
+    if known is not None:
+        return known
+    if isinstance(passed, ast.BinOp) and isinstance(passed.op, ast.Mod) and isinstance(passed.left, ast.Constant) \
+            and isinstance(passed.left.value, str):
+        text = passed.left.value
+        leading = text.partition("%")[0]
+    elif isinstance(passed, ast.JoinedStr) and passed.values and isinstance(passed.values[0], ast.Constant):
+        text = "".join(str(part.value) if isinstance(part, ast.Constant) else "{" + ast.unparse(part.value) + "}"
+                       for part in passed.values if isinstance(part, (ast.Constant, ast.FormattedValue)))
+        leading = str(passed.values[0].value)
+    else:
+        return None
+    return text if _is_cwd_relative(leading) else None
+
+
 def _anchored(function: str, path: str) -> str:
-    """Where the path should live: next to the code, or in torch.hub's cache for downloads."""
-    if function in (LOAD_STATE_DICT_FROM_URL, DOWNLOAD_URL_TO_FILE):
+    """Where the path should live: next to the code, or in torch.hub's cache for downloads and datasets."""
+    if function in (LOAD_STATE_DICT_FROM_URL, DOWNLOAD_URL_TO_FILE) \
+            or function.startswith(("torchvision.datasets.", "torchaudio.datasets.")):
         return f'os.path.join(torch.hub.get_dir(), "{path}")'
     return f'Path(__file__).resolve().parent / "{path}"'
 
@@ -283,10 +316,15 @@ def cwd_relative_path(ctx: LintContext):
     `torch.load`, `open` (reading or writing), `pathlib.Path`, `np.load`,
     `os.path.exists` / `isfile`, `PIL.Image.open`, safetensors' `load_file`,
     the `model_dir` of `load_state_dict_from_url`, the `dst` of
-    `download_url_to_file`, and similar. A path is flagged when it is a
-    string literal, or an f-string, `+`, `/` or `os.path.join` chain of
-    literals, or a name bound once to one (at module level, or earlier in
-    the same function), and is not absolute, `~`-prefixed, a URL or empty.
+    `download_url_to_file`, the `root` of torchvision's and torchaudio's
+    dataset classes (`datasets.MNIST(root="data", download=True)`), and
+    similar. A path is flagged when it is a string literal, or an f-string,
+    `+`, `/` or `os.path.join` chain of literals, or a name bound once to
+    one (at module level, or earlier in the same function), and is not
+    absolute, `~`-prefixed, a URL or empty. A template whose leading text is
+    written out and relative (`f"weights/{name}.pth"`,
+    `".torch/%s/" % net_id`) is flagged whatever fills it; one that starts
+    with a placeholder (`f"{root}/w.pth"`) is not judged.
     Paths built from `__file__`, `torch.hub.get_dir()`, environment
     variables or parameters are not flagged, nor is a `Path("x")` that only
     joins onto another path (`base / Path("x")`), splits a name
@@ -352,7 +390,7 @@ def cwd_relative_path(ctx: LintContext):
                 continue
             # `Path("weights", "resnet.pth")`: name the whole path when every part is known.
             passed = call if names.literal(call, chain) is not None else passed
-        path = names.literal(passed, chain)
+        path = _path_text(names, passed, chain)
         if path is not None and _is_cwd_relative(path):
             # `torch.load(Path("w.pth"))` is one problem, reported at the outer call.
             covered.update(id(inner) for inner in ast.walk(passed))
@@ -399,7 +437,7 @@ def _relative_paths_through_wrappers(ctx: LintContext, wrappers: dict[tuple, dic
             passed = argument(call, position, keyword)
             if passed is None or passed is MAYBE:
                 continue
-            path = ctx.names(unit.path).literal(passed, enclosing_functions(ctx.ancestors(unit, call)))
+            path = _path_text(ctx.names(unit.path), passed, enclosing_functions(ctx.ancestors(unit, call)))
             if path is not None and _is_cwd_relative(path):
                 yield _at(unit, call, {"call": ast.unparse(call.func), "path": path, "anchored": _anchored(inner, path)})
 
