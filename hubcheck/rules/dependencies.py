@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, retire, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.modules import is_stdlib
 from hubcheck.static.optional_imports import checked_before_import, optional_modules
+from hubcheck.static.reach import CodeUnit
 from hubcheck.static.syntax import in_try_body_handling_import_error
 
 # Distributions whose import name differs from the name pip installs them by;
@@ -255,11 +257,79 @@ def undeclared_import(ctx: LintContext):
         return
     declared = {name.partition(".")[0] for name in model.dependencies.names}
     reported: set[str] = set()
+    for unit, where, top in _outside_imports(ctx):
+        if top in declared or top in reported or ctx.index.beside(unit.path, top) is not None:
+            continue
+        reported.add(top)
+        yield Violation(unit.path, where.lineno, where.col_offset + 1, {"module": top}, unit.entrypoint)
+
+
+@rule(
+    code="HUB008",
+    name="repo-module-off-path",
+    severity=Severity.ERROR,
+    message="{module!r} is imported as a top-level module, but the repo has it only at {location}: torch.hub "
+            "puts the repo root on sys.path, not that folder, so the import fails (unless an installed "
+            "package happens to be named {module!r})",
+    fix="import it by its path from the repo root (as `{dotted}`), or relatively from inside its package",
+)
+def repo_module_off_path(ctx: LintContext):
+    """
+    ## What it does
+    Checks the imports of hubconf.py and of the repo code it reaches for
+    top-level modules that the repo holds only in a sub-folder: code written to
+    run from its own folder (`cd yolo && python detect.py`) that says
+    `from models.common import Conv` where `models/` sits beside it, not at the
+    repo root. Each module is reported once. Folders that hubconf's own static
+    `sys.path` edits add are searched as torch.hub would, and imports guarded by
+    `except ImportError` are exempt.
+
+    ## Why is this bad?
+    torch.hub puts only the repo root on `sys.path` while it imports hubconf and
+    runs an entry point, so the import raises ModuleNotFoundError for every user
+    (or, worse, picks up some installed package of the same name). Listing the
+    module in `dependencies` cannot help: it is not a package anyone installs.
+
+    ## Example
+    ```python
+    # hubconf.py
+    from roboyolo.yolo.models.yolo import detector
+    # roboyolo/yolo/models/yolo.py
+    from models.common import Conv
+    ```
+
+    ## Use instead
+    ```python
+    # repo layout: hubconf.py, roboyolo/yolo/models/common.py
+    # roboyolo/yolo/models/yolo.py, like hubconf.py, names it by its path from the repo root
+    from roboyolo.yolo.models.common import Conv as _Conv
+    ```
+
+    ## References
+    - torch/hub.py `_import_module` and `load`: the repo directory is inserted at `sys.path[0]`, nothing else
+    """
+    reported: set[str] = set()
+    for unit, where, top in _outside_imports(ctx):
+        location = ctx.index.beside(unit.path, top)
+        if location is None or top in reported:
+            continue
+        reported.add(top)
+        folder = location.parent.relative_to(ctx.index.repo_root)
+        module = where.name if isinstance(where, ast.alias) else (where.module or top)
+        dotted = ".".join((*folder.parts, module))
+        shown = location.relative_to(ctx.index.repo_root).as_posix() + ("/" if location.is_dir() else "")
+        yield Violation(unit.path, where.lineno, where.col_offset + 1,
+                        {"module": top, "location": shown, "dotted": dotted}, unit.entrypoint)
+
+
+def _outside_imports(ctx: LintContext) -> Iterator[tuple[CodeUnit, ast.alias | ast.ImportFrom, str]]:
+    """Each absolute import in reached code of a top-level module that is neither the repo's (as torch.hub
+    finds modules) nor the standard library nor torch, outside optional code: (unit, where, top-level name)."""
     # Repo modules imported only inside `try: ... except ImportError` are optional extras: their imports too.
     optional = optional_modules({(unit.path, unit.module) for unit in ctx.units}, ctx.index)
     for unit, node in ctx.nodes_of(ast.Import, ast.ImportFrom):
-        if not isinstance(node, (ast.Import, ast.ImportFrom)) or in_try_body_handling_import_error(
-                node, ctx.ancestors(unit, node)):
+        if (not isinstance(node, (ast.Import, ast.ImportFrom)) or unit.module in optional
+                or in_try_body_handling_import_error(node, ctx.ancestors(unit, node))):
             continue
         if isinstance(node, ast.ImportFrom) and node.level:
             continue
@@ -271,10 +341,8 @@ def undeclared_import(ctx: LintContext):
             modules = [(node.module or "", node)]
         for module, where in modules:
             top = module.partition(".")[0]
-            if (not top or top in declared or top in reported or top in _ALWAYS_PRESENT
-                    or is_stdlib(top) or ctx.index.is_local(top) or unit.module in optional
+            if (not top or top in _ALWAYS_PRESENT or is_stdlib(top) or ctx.index.is_local(top)
                     or checked_before_import(top, ctx.ancestors(unit, node), node, ctx.names(unit.path),
                                              ctx.index.tree(unit.path))):
                 continue
-            reported.add(top)
-            yield Violation(unit.path, where.lineno, where.col_offset + 1, {"module": top}, unit.entrypoint)
+            yield unit, where, top

@@ -120,6 +120,7 @@ class ModuleIndex:
         self.unreadable: dict[Path, SourceProblem] = {}
         """Files :meth:`tree` could not read or parse, and why (HUB011 reports the repo's)."""
         self._search_path: SearchPath | None = None
+        self._beside: dict[tuple[Path, str], Path | None] = {}
 
     # -- finding modules -------------------------------------------------------------
 
@@ -224,6 +225,23 @@ class ModuleIndex:
             return source
         bytecode = directory / f"{stem}{_BYTECODE_SUFFIX}"
         return bytecode if os.path.isfile(bytecode) else None
+
+    def beside(self, path: Path, name: str) -> Path | None:
+        """The module or regular package ``name`` in a folder above ``path`` (its own first, the repo root
+        left out), or None: where a script run from inside the repo finds ``import name``, and torch.hub,
+        which puts only the repo root on ``sys.path``, does not."""
+        key = (path.parent, name)
+        if key not in self._beside:
+            self._beside[key] = self._beside_uncached(path.parent, name)
+        return self._beside[key]
+
+    def _beside_uncached(self, directory: Path, name: str) -> Path | None:
+        while directory != self.repo_root and self.repo_root in directory.parents:
+            found = self._find_in(name, name, (directory,))
+            if found is not None and found.path is not None:
+                return found.package_dirs[0] if found.package_dirs else found.path
+            directory = directory.parent
+        return None
 
     def is_local(self, dotted: str) -> bool:
         found = self.find(dotted)
