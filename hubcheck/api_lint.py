@@ -14,18 +14,13 @@ from typing import TYPE_CHECKING
 
 from hubcheck.api_diff import CHANGE_KINDS, diff_repo
 from hubcheck.findings import Finding
+from hubcheck.rules import is_api_selector
 
 if TYPE_CHECKING:
     from hubcheck.ref_trees import RefTree
     from hubcheck.resolve import RepoSpec
 
-API_PREFIX = "API"
 _CODES = tuple(kind.code for kind in CHANGE_KINDS)
-
-
-def is_api_selector(selector: str) -> bool:
-    """Whether a ``--select``/``--ignore`` value names API changes rather than lint rules."""
-    return selector.upper().startswith(API_PREFIX)
 
 
 def api_selector_problem(selector: str, api_base: str | None) -> str | None:

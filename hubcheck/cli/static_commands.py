@@ -171,14 +171,18 @@ def lint_command(
     )] = None,
 ) -> None:
     """Check hubconf.py against the rule set, without running any repo code."""
-    from hubcheck.api_lint import api_selector_problem, is_api_selector
     from hubcheck.baseline import read_baseline
-    from hubcheck.rules import validate_code_selector
+    from hubcheck.rules import is_api_selector, validate_code_selector
 
     selected = split_codes(select)
     ignored = split_codes(ignore)
     for code in selected + ignored:
-        problem = api_selector_problem(code, api_base) if is_api_selector(code) else validate_code_selector(code)
+        if is_api_selector(code):
+            from hubcheck.api_lint import api_selector_problem  # the comparison's modules, only when asked
+
+            problem = api_selector_problem(code, api_base)
+        else:
+            problem = validate_code_selector(code)
         if problem:
             raise UsageError(problem)
     if baseline is not None and write_baseline is not None:

@@ -26,6 +26,16 @@ def get_rule(code: str) -> Rule | None:
     return _BY_CODE.get(code.upper())
 
 
+API_CODE_PREFIX = "API"
+"""What begins the codes of ``hubcheck diff``'s API changes, which ``--select``, ``--ignore`` and ``[lint] ignore``
+take beside rule codes (:mod:`hubcheck.api_lint`)."""
+
+
+def is_api_selector(selector: str) -> bool:
+    """Whether a ``--select``/``--ignore`` value names API changes rather than lint rules."""
+    return selector.upper().startswith(API_CODE_PREFIX)
+
+
 def validate_code_selector(selector: str) -> str | None:
     """None when ``selector`` (a code, a prefix such as ``HUB2``, or ``ALL``) selects some rule; else why not."""
     upper = selector.upper()
@@ -50,4 +60,5 @@ def select_rules(select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()) -> 
     return tuple(r for r in chosen if not matches(r.code, ignore))
 
 
-__all__ = ["ALL_RULES", "RETIRED_RULES", "Rule", "get_rule", "select_rules", "validate_code_selector"]
+__all__ = ["ALL_RULES", "API_CODE_PREFIX", "RETIRED_RULES", "Rule", "get_rule", "is_api_selector", "select_rules",
+           "validate_code_selector"]
