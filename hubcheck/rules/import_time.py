@@ -46,8 +46,8 @@ _EFFECTS = {
                  "process environment")),
     "build": ("builds extensions", ("ship prebuilt extensions or a pure-Python fallback, and list the package "
                "in `dependencies`; never compile into the user's hub cache at import")),
-    "settings": ("changes process-wide settings", ("leave the user's logging, print options and thread counts "
-                  "alone; set them in the repo's own scripts, which users do not import")),
+    "settings": ("changes process-wide settings", ("leave the user's logging, print options, thread counts and "
+                  "plotting backend alone; set them in the repo's own scripts, which users do not import")),
 }
 
 _EFFECT_CALLS = {
@@ -118,9 +118,17 @@ _EFFECT_CALLS = {
     "torch.set_default_dtype": "settings",
     "torch.set_default_tensor_type": "settings",
     "torch.set_default_device": "settings",
+    "matplotlib.use": "settings",
+    "matplotlib.pyplot.switch_backend": "settings",
+    "matplotlib.rc": "settings",
+    "matplotlib.pyplot.rc": "settings",
+    "matplotlib.rcParams.update": "settings",
+    "matplotlib.pyplot.rcParams.update": "settings",
+    "matplotlib.style.use": "settings",
+    "matplotlib.pyplot.style.use": "settings",
 }
 # Assigning below these changes a setting of the whole process (`pd.options.display.max_columns = 10`).
-_SETTINGS_PREFIXES = ("pandas.options.", "torch.backends.cudnn.")
+_SETTINGS_PREFIXES = ("pandas.options.", "torch.backends.cudnn.", "matplotlib.rcParams", "matplotlib.pyplot.rcParams")
 _EFFECT_PREFIXES = (
     ("subprocess.", "subprocess"),
     ("os.exec", "subprocess"),
@@ -233,7 +241,10 @@ def import_time_side_effect(ctx: LintContext):
     `sandbox.run_setup`), and changes of process-wide settings
     (`logging.basicConfig`, `torch.set_printoptions`, `numpy.set_printoptions`,
     `cv2.setNumThreads`, `torch.set_num_threads`, `torch.set_default_dtype`,
-    assigning `pandas.options...` or `torch.backends.cudnn...`). A call of one
+    matplotlib's backend and defaults (`matplotlib.use`, `pyplot.switch_backend`,
+    `matplotlib.rc`, `rcParams`, `style.use`),
+    assigning `pandas.options...`, `torch.backends.cudnn...` or
+    `matplotlib.rcParams[...]`). A call of one
     of the repo's own functions (or classes) in that code is followed into
     the function's body, and into what that body calls in turn, since it runs
     at import too; a function only referenced (`partial(_build, ...)`, a
