@@ -75,6 +75,21 @@ def _reads_own_bytes(call: ast.Call, names: FileNames, ancestors: tuple[ast.AST,
         for a in ancestors)
 
 
+def _defaults_to_none(function: ast.AST, name: str) -> bool:
+    """Whether ``function`` has a parameter ``name`` whose default is ``None`` and never binds it again.
+
+    bshall/hifigan's ``_hifigan(..., map_location=None)`` hands the parameter
+    straight to the load; yolov9's ``device = select_device(device)`` picks
+    a device first.
+    """
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return False
+    if not any(arg.arg == name and is_constant(default, None) for arg, default in _defaults(function.args)):
+        return False
+    return not any(isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
+                   for node in ast.walk(function))
+
+
 def _old_torch_fallback(ancestors: tuple[ast.AST, ...]) -> bool:
     """Whether a call sits in ``except TypeError:`` after a ``try`` that passes ``weights_only``.
 
@@ -109,9 +124,13 @@ def torch_load_without_map_location(ctx: LintContext):
     torch.hub users run. `map_location` counts when given by keyword or as
     `torch.load`'s 2nd / `load_state_dict_from_url`'s 3rd positional
     argument. An explicit `map_location=None` is the default and counts as
-    missing; a `*args` / `**kwargs` splat may pass it and is not flagged,
-    nor is a `torch.load` of an `io.BytesIO` or an anonymous temporary file
-    (bytes the same process just saved, not a checkpoint).
+    missing, and so does `map_location=name` where `name` is a parameter of
+    the enclosing function that defaults to `None` and is never bound again
+    there (bshall/hifigan's `_hifigan(..., map_location=None)`: called with
+    its defaults, the load has none). A `*args` / `**kwargs` splat may pass
+    it and is not flagged, nor is a `torch.load` of an `io.BytesIO` or an
+    anonymous temporary file (bytes the same process just saved, not a
+    checkpoint).
 
     ## Why is this bad?
     Without `map_location`, tensors come back on the device they were saved
@@ -152,6 +171,12 @@ def torch_load_without_map_location(ctx: LintContext):
         if passed is None or is_constant(passed, None):
             problem = "has no map_location" if passed is None else "passes map_location=None"
             yield _at(unit, call, {"call": ast.unparse(call.func), "problem": problem})
+        elif isinstance(passed, ast.Name) and any(k.value is passed for k in call.keywords):
+            # By keyword only: `--fix` adds the keyword, which a positional name would then pass twice.
+            chain = enclosing_functions(ctx.ancestors(unit, call))
+            if chain and _defaults_to_none(chain[0], passed.id):
+                yield _at(unit, call, {"call": ast.unparse(call.func),
+                                       "problem": f"passes map_location={passed.id}, whose default is None"})
 
 
 @rule(
