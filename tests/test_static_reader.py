@@ -225,6 +225,22 @@ def test_partial_with_assigned_doc_keeps_it():
     assert model.entrypoint("mlp_large").doc is None
 
 
+@pytest.mark.parametrize("loop", [
+    pytest.param('NAMES = ["a", "b"]\nNAMES[1] = "c"\nfor n in NAMES:\n    globals()[n] = partial(f, n)', id="table-changed"),
+    pytest.param('NAMES = ["a"]\ndef _grow():\n    global NAMES\nfor n in NAMES:\n    globals()[n] = partial(f, n)',
+                 id="table-global"),
+    pytest.param('for n in ["a", 1]:\n    globals()[n] = partial(f, n)', id="not-all-strings"),
+    pytest.param('for n in ["a"]:\n    if n:\n        globals()[n] = partial(f, n)', id="conditional-body"),
+    pytest.param('for n in ["a"]:\n    globals()[n] = partial(f, n)\nelse:\n    pass', id="loop-else"),
+    pytest.param('for n in ["a"]:\n    globals()[n + "_v2"] = partial(f, n)', id="computed-key"),
+])
+def test_namespace_loops_whose_names_are_not_literal_stay_dynamic(tmp_path, loop):
+    (tmp_path / "hubconf.py").write_text(f"from functools import partial\ndef f(n):\n    \"\"\"F.\"\"\"\n{loop}\n")
+    model = read_hubconf(tmp_path)
+    assert not model.complete
+    assert [e.name for e in model.entrypoints] == ["f", "partial"]
+
+
 # -- reading never runs repo code -------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ from hubcheck.static.modules import (
     statement_bound_names,
     target_names,
 )
+from hubcheck.static.namespace_loops import NamespaceLoop, namespace_loop
 from hubcheck.static.source import (
     SourceProblem,
     SourceProblemKind,
@@ -155,12 +156,14 @@ class _Reader:
         self.dynamic: list[DynamicConstruct] = []
         self.doc_overrides: dict[str, str] = {}
         self.local_classes: dict[str, ast.ClassDef] = {}
+        self.read_namespace_writes: set[int] = set()
+        """ids of the ``globals()[name] = value`` statements whose names the replay bound (not dynamic)."""
 
     # -- namespace replay ----------------------------------------------------------
 
     def build(self) -> HubconfModel:
-        self._find_dynamic_constructs()
         state = self._run(self.tree.body, {})
+        self._find_dynamic_constructs()
         for binding in state.get("__dir__", frozenset()) - {_UNBOUND}:
             self.dynamic.append(DynamicConstruct(binding.node.lineno, binding.node.col_offset + 1,
                                                  "a module-level __dir__, which decides what dir() returns"))
@@ -245,6 +248,9 @@ class _Reader:
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 element = loop_element(stmt.iter, lambda name: _assigned_value(state, name))
                 looped = self._bind_targets(stmt.target, element, looped, "loop" if element is None else "assign")
+                literal = namespace_loop(stmt, self.tree, lambda name: _assigned_value(state, name))
+                if literal is not None:
+                    return self._namespace_loop(literal, state, self._run(stmt.body, looped))
             looped = self._run(stmt.body, looped)
             return self._run(stmt.orelse, _merge(state, looped))
         if isinstance(stmt, (ast.With, ast.AsyncWith)):
@@ -254,6 +260,20 @@ class _Reader:
             return self._run(stmt.body, state)
         if isinstance(stmt, ast.Match):
             return _merge(state, *[self._run(case.body, dict(state)) for case in stmt.cases])
+        return state
+
+    def _namespace_loop(self, loop: NamespaceLoop, before: _State, after_body: _State) -> _State:
+        """The state after a loop that binds each name of its literal table through ``globals()[name]``."""
+        self.read_namespace_writes.update(id(stmt) for stmt in loop.assignments)
+        if not loop.names:
+            return before  # an empty table: the body never runs
+        # The table is not empty, so the body ran: its names are bound for certain, each to the
+        # value of the body's last assignment, read with the loop variables an iteration bound.
+        last = loop.assignments[-1]
+        env = {name: after_body.get(name, frozenset()) for name in _loaded_names(last.value)}
+        state = dict(after_body)
+        for name in loop.names:
+            state[name] = frozenset({_Binding(name, "assign", last.targets[0], last.value, env)})
         return state
 
     def _import_from(self, stmt: ast.ImportFrom, state: _State) -> _State:
@@ -640,7 +660,7 @@ class _Reader:
             if isinstance(node, ast.If) and node.body and never_true_under_torch_hub(node.test):
                 dead.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
         for node in candidates:
-            if any(first <= node.lineno <= last for first, last in dead):
+            if id(node) in self.read_namespace_writes or any(first <= node.lineno <= last for first, last in dead):
                 continue
             description = _dynamic_description(node)
             if description and isinstance(node, ast.ImportFrom) and self._star_exports(node) is not None:
