@@ -756,8 +756,19 @@ def _has_hash_suffix(file_name: str) -> bool:
     return match is not None and match.group(1) != ""
 
 
+# urllib's download to a file: no hash, no size check, and an interrupted download leaves a partial file behind.
+_URLRETRIEVE = "urllib.request.urlretrieve"
+
+
 def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chain) -> dict | None:
     """The message arguments when a download's integrity is not checked, else None."""
+    if name == _URLRETRIEVE:
+        if _downloads_a_config_file(call, names, chain, target=(1, "filename")):
+            return None
+        return {"problem": "downloads a file that nothing checks (urlretrieve takes no hash, and an interrupted "
+                           "download leaves a partial file that is used next time)",
+                "remedy": "download it with `torch.hub.download_url_to_file(url, dst, hash_prefix=...)`, which "
+                          "checks the sha256 prefix and moves the file into place only when complete"}
     if name == DOWNLOAD_URL_TO_FILE:
         if _downloads_a_config_file(call, names, chain):
             return None
@@ -797,9 +808,9 @@ def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chai
 _CONFIG_SUFFIXES = (".yml", ".yaml", ".json", ".toml", ".cfg", ".ini")
 
 
-def _downloads_a_config_file(call: ast.Call, names: FileNames, chain) -> bool:
-    """Whether ``download_url_to_file`` fetches a config or index file (by the URL's or the target's name)."""
-    for position, keyword in ((0, "url"), (1, "dst")):
+def _downloads_a_config_file(call: ast.Call, names: FileNames, chain, target: tuple[int, str] = (1, "dst")) -> bool:
+    """Whether a download fetches a config or index file (by the URL's or the target's name)."""
+    for position, keyword in ((0, "url"), target):
         passed = argument(call, position, keyword)
         if passed is not None and passed is not MAYBE:
             value = names.literal(passed, chain)
@@ -826,9 +837,10 @@ def unchecked_weights_download(ctx: LintContext):
     Checks that weights downloaded in reached code are verified against a hash.
 
     Flags `load_state_dict_from_url` (torch.hub and model_zoo spellings)
-    without `check_hash=True` (keyword or 5th positional argument), and
+    without `check_hash=True` (keyword or 5th positional argument),
     `download_url_to_file` without `hash_prefix` (keyword or 3rd
-    positional), unless the URL or target names a config or index file
+    positional), and every `urllib.request.urlretrieve` (which takes no
+    hash at all), unless the URL or target names a config or index file
     (`.yml`, `.yaml`, `.json`, `.toml`, `.cfg`, `.ini`), which is not weights. It also flags
     `check_hash=True` when the file name (the
     URL's basename, the `file_name=` literal, or any value of a literal URL
@@ -859,7 +871,7 @@ def unchecked_weights_download(ctx: LintContext):
     - https://pytorch.org/docs/stable/hub.html#torch.hub.load_state_dict_from_url
     - torch/hub.py `HASH_REGEX = re.compile(r'-([a-f0-9]*)\\.')`
     """
-    for unit, call, callee in ctx.calls_to(DOWNLOAD_URL_TO_FILE, LOAD_STATE_DICT_FROM_URL):
+    for unit, call, callee in ctx.calls_to(DOWNLOAD_URL_TO_FILE, LOAD_STATE_DICT_FROM_URL, _URLRETRIEVE):
         names = ctx.names(unit.path)
         found = _unchecked_download(call, callee, names, enclosing_functions(ctx.ancestors(unit, call)))
         if found is not None:
