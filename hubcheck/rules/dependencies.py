@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, retire, rule
@@ -12,6 +13,7 @@ from hubcheck.rules.context import LintContext
 from hubcheck.static.modules import is_stdlib
 from hubcheck.static.optional_imports import checked_before_import, optional_modules
 from hubcheck.static.reach import CodeUnit
+from hubcheck.static.search_path import SYS_PATH_EDIT_NODES, edits_sys_path
 from hubcheck.static.syntax import in_try_body_handling_import_error
 
 # Distributions whose import name differs from the name pip installs them by;
@@ -281,8 +283,10 @@ def repo_module_off_path(ctx: LintContext):
     run from its own folder (`cd yolo && python detect.py`) that says
     `from models.common import Conv` where `models/` sits beside it, not at the
     repo root. Each module is reported once. Folders that hubconf's own static
-    `sys.path` edits add are searched as torch.hub would, and imports guarded by
-    `except ImportError` are exempt.
+    `sys.path` edits add are searched as torch.hub would; imports guarded by
+    `except ImportError`, imports in a file that edits `sys.path` itself
+    (yolov5's `sys.path.append(str(ROOT))`), and every import when an edit
+    that hubconf's import runs adds a folder hubcheck cannot work out, are exempt.
 
     ## Why is this bad?
     torch.hub puts only the repo root on `sys.path` while it imports hubconf and
@@ -308,10 +312,18 @@ def repo_module_off_path(ctx: LintContext):
     ## References
     - torch/hub.py `_import_module` and `load`: the repo directory is inserted at `sys.path[0]`, nothing else
     """
+    # A sys.path edit hubcheck cannot follow may be what makes the module importable: then say nothing.
+    if ctx.index.search_path().unresolved:
+        return
     reported: set[str] = set()
+    editing: set[Path] | None = None
     for unit, where, top in _outside_imports(ctx):
         location = ctx.index.beside(unit.path, top)
         if location is None or top in reported:
+            continue
+        if editing is None:
+            editing = _editing_sys_path(ctx)
+        if unit.path in editing:
             continue
         reported.add(top)
         folder = location.parent.relative_to(ctx.index.repo_root)
@@ -320,6 +332,13 @@ def repo_module_off_path(ctx: LintContext):
         shown = location.relative_to(ctx.index.repo_root).as_posix() + ("/" if location.is_dir() else "")
         yield Violation(unit.path, where.lineno, where.col_offset + 1,
                         {"module": top, "location": shown, "dotted": dotted}, unit.entrypoint)
+
+
+def _editing_sys_path(ctx: LintContext) -> set[Path]:
+    """The files whose reached code edits sys.path (yolov5's models/yolo.py appends its own parent folder)."""
+    editing = {unit.path for unit in ctx.units if ctx.names(unit.path).imports_from("sys", "site")}
+    return {unit.path for unit, node in ctx.nodes_of(*SYS_PATH_EDIT_NODES) if editing
+            and unit.path in editing and edits_sys_path(node, ctx.names(unit.path))}
 
 
 def _outside_imports(ctx: LintContext) -> Iterator[tuple[CodeUnit, ast.alias | ast.ImportFrom, str]]:

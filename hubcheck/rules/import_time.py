@@ -22,6 +22,7 @@ from hubcheck.static.names import (
     FileNames,
     argument,
 )
+from hubcheck.static.search_path import SYS_PATH_EDIT_NODES, edits_sys_path
 from hubcheck.static.syntax import in_try_body_handling_import_error, short_source, span
 
 # -- HUB301: side effects at import time -----------------------------------------------------
@@ -315,25 +316,6 @@ def import_time_side_effect(ctx: LintContext):
 
 # -- HUB302: sys.path edits ---------------------------------------------------------------------
 
-_SYS_PATH_METHODS = frozenset({"insert", "append", "extend", "remove", "pop", "clear"})
-_EDITS = (ast.Call, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)
-
-
-def _sys_path_edit(node: ast.AST, names: FileNames) -> bool:
-    if isinstance(node, ast.Call):
-        func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _SYS_PATH_METHODS:
-            return names.qualified(func.value) == "sys.path"
-        return names.qualified(func) == "site.addsitedir"
-    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-        return any(
-            names.qualified(target.value if isinstance(target, ast.Subscript) else target) == "sys.path"
-            for target in targets
-        )
-    return False
-
-
 @rule(
     code="HUB302",
     name="sys-path-mutation",
@@ -387,11 +369,11 @@ def sys_path_mutation(ctx: LintContext):
     # spares a walk of every node.
     if hubconf.imports_from("sys", "site"):
         for node, _, entrypoint in ctx.hubconf_nodes():
-            if _sys_path_edit(node, hubconf):
+            if edits_sys_path(node, hubconf):
                 found.append((model.path, node, entrypoint))
     others = {u.path for u in ctx.units if u.path != model.path and ctx.names(u.path).imports_from("sys", "site")}
-    for unit, node in ctx.nodes_of(*_EDITS) if others else ():
-        if unit.path in others and _sys_path_edit(node, ctx.names(unit.path)):
+    for unit, node in ctx.nodes_of(*SYS_PATH_EDIT_NODES) if others else ():
+        if unit.path in others and edits_sys_path(node, ctx.names(unit.path)):
             found.append((unit.path, node, unit.entrypoint))
     seen: set[tuple] = set()
     for path, node, entrypoint in found:

@@ -8,11 +8,12 @@ Repos put their code on the import path from hubconf: silero-vad's
 
 Only what is static is followed: string constants, ``__file__``, ``sys.path[0]`` (the
 repo, where torch.hub puts it), ``os.path`` ``join``/``dirname``/``abspath``/``realpath``/
-``normpath``, ``pathlib.Path`` with ``/``, ``.parent``, ``.resolve()``, names bound to such
-values at module level, and module-level helper functions that pass a parameter to
-``sys.path.insert``/``append``. The edits of hubconf and of the repo modules it imports at
+``normpath``, ``pathlib.Path`` with ``/``, ``.parent``, ``.parents[n]``, ``.resolve()``, names
+bound to such values at module level, and module-level helper functions that pass a parameter
+to ``sys.path.insert``/``append``. The edits of hubconf and of the repo modules it imports at
 its top level count (bounded), in statement order. A directory outside the repo, or one
-that does not exist, is ignored: nothing outside the repo is ever looked at.
+that does not exist, is ignored: nothing outside the repo is ever looked at. An edit whose
+directory is not static is remembered as such: what it adds is unknown.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubcheck.static.names import FileNames
 from hubcheck.static.syntax import dotted_name, live_statements
 
 # Repo modules imported from hubconf's top level whose own edits are followed, at most.
 _MAX_MODULES = 16
 
 _OS_PATH_CALLS = frozenset({"join", "dirname", "abspath", "realpath", "normpath"})
+_SYS_PATH_METHODS = frozenset({"insert", "append", "extend", "remove", "pop", "clear"})
+SYS_PATH_EDIT_NODES = (ast.Call, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)
+"""The node types :func:`edits_sys_path` can be true of."""
 _PATH_METHODS = frozenset({"resolve", "absolute"})
 
 
@@ -41,6 +46,26 @@ class SearchPath:
     after_repo: tuple[Path, ...] = ()
     """``sys.path.append(d)`` and inserts at a later position: searched after the repo and
     after installed packages (so a name hubcheck knows as a third-party module wins)."""
+    unresolved: bool = False
+    """Some edit that runs adds a directory that is not static: what it makes importable is unknown."""
+
+
+def edits_sys_path(node: ast.AST, names: FileNames) -> bool:
+    """Whether ``node`` changes ``sys.path``: ``sys.path.insert/append/extend/remove/pop/clear``,
+    an assignment to ``sys.path`` or ``sys.path[...]`` (augmented too), ``del sys.path[...]``,
+    ``site.addsitedir``, under any import alias."""
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _SYS_PATH_METHODS:
+            return names.qualified(func.value) == "sys.path"
+        return names.qualified(func) == "site.addsitedir"
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+        return any(
+            names.qualified(target.value if isinstance(target, ast.Subscript) else target) == "sys.path"
+            for target in targets
+        )
+    return False
 
 
 # Finds a repo module's file (``__init__.py`` for a package) for an import, given the
@@ -64,9 +89,10 @@ class _Edits:
         self.before: list[Path] = []
         self.after: list[Path] = []
         self.visited: set[Path] = set()
+        self.unresolved = False
 
     def search_path(self) -> SearchPath:
-        return SearchPath(tuple(self.before), tuple(self.after))
+        return SearchPath(tuple(self.before), tuple(self.after), self.unresolved)
 
     def run_module(self, path: Path, tree: ast.Module) -> None:
         self.visited.add(path)
@@ -81,7 +107,10 @@ class _Edits:
                 scope.bind(stmt.targets[0].id, scope.value(stmt.value))
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 for position, directory in scope.edits(stmt.value):
-                    self._add(position, directory)
+                    if directory is None:
+                        self.unresolved = True
+                    else:
+                        self._add(position, directory)
 
     def _follow_import(self, stmt: ast.Import | ast.ImportFrom) -> None:
         if isinstance(stmt, ast.ImportFrom) and stmt.level:
@@ -148,19 +177,16 @@ class _ModuleScope:
         else:
             self.values[name] = value
 
-    def edits(self, call: ast.Call) -> Iterator[tuple[int | None, str]]:
-        """(position, directory) for each directory this top-level call adds to ``sys.path``."""
+    def edits(self, call: ast.Call) -> Iterator[tuple[int | None, str | None]]:
+        """(position, directory) for each directory this top-level call adds to ``sys.path``; the
+        directory is None when it is not static."""
         edit = self._edit_call(call)
         if edit is not None:
-            directory = self.value(edit[1])
-            if directory is not None:
-                yield edit[0], directory
+            yield edit[0], self.value(edit[1])
             return
         if isinstance(call.func, ast.Name) and call.func.id in self.helpers:
             for position, index in self.helpers[call.func.id]:
-                directory = self.value(call.args[index]) if index < len(call.args) else None
-                if directory is not None:
-                    yield position, directory
+                yield position, self.value(call.args[index]) if index < len(call.args) else None
 
     def _edit_call(self, call: ast.Call) -> tuple[int | None, ast.expr] | None:
         """(position, added expression) when ``call`` is ``sys.path.insert(i, x)`` or ``sys.path.append(x)``."""
@@ -200,6 +226,15 @@ class _ModuleScope:
         if isinstance(node, ast.Attribute) and node.attr == "parent":
             inner = self.value(node.value)
             return os.path.dirname(os.path.normpath(inner)) if inner is not None else None
+        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "parents"
+                and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int and node.slice.value >= 0):
+            inner = self.value(node.value.value)
+            if inner is None:
+                return None
+            directory = os.path.normpath(inner)
+            for _ in range(node.slice.value + 1):
+                directory = os.path.dirname(directory)
+            return directory
         if isinstance(node, ast.Call) and not node.keywords:
             return self._call_value(node)
         return None
