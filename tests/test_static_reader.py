@@ -335,6 +335,69 @@ def test_docstrings_are_what_help_returns(tmp_path):
     assert read_hubconf(tmp_path).entrypoint("indented").summary == "First line."
 
 
+_DECORATED = textwrap.dedent('''
+    import functools
+    from functools import update_wrapper, wraps
+
+    def pretrained_model(checkpoints):
+        def inner(model_func):
+            def model_def(pretrained=False, strict=True, **kwargs):
+                return model_func(**kwargs)
+            model_def.checkpoints = checkpoints
+            return model_def
+        return inner
+
+    def logged(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            return fn(*args, **kwargs)
+        return call
+
+    def updated(fn):
+        def call(*args, **kwargs):
+            return fn(*args, **kwargs)
+        update_wrapper(call, fn)
+        return call
+
+    def register(fn):
+        return fn
+
+    @pretrained_model({"in1k": "https://example.com/w.pth"})
+    def replaced(width=8):
+        """Lost: the wrapper has no docstring of its own."""
+
+    @logged
+    def kept(width=8):
+        """Kept by functools.wraps."""
+
+    @register
+    def registered(depth=2):
+        """Returned as it is."""
+
+    @logged
+    @pretrained_model({})
+    def replaced_then_wrapped(width=8):
+        """Lost before wraps copies the wrapper's metadata."""
+
+    @updated
+    def kept_by_update_wrapper(width=8):
+        """Kept by update_wrapper."""
+''')
+
+
+def test_decorated_entry_points_have_the_docstring_and_signature_python_gives_them(tmp_path):
+    (tmp_path / "hubconf.py").write_text(_DECORATED, encoding="utf-8")
+    namespace: dict = {}
+    exec(compile(_DECORATED, "decorated", "exec", dont_inherit=True), namespace)
+    model = read_hubconf(tmp_path)
+    decorated = ["kept", "kept_by_update_wrapper", "registered", "replaced", "replaced_then_wrapped"]
+    assert [e.name for e in model.entrypoints if e.name in decorated] == decorated
+    for name in decorated:
+        entry = model.entrypoint(name)
+        assert entry.doc == namespace[name].__doc__, name
+        assert entry.signature == str(inspect.signature(namespace[name])), name
+
+
 @pytest.mark.parametrize(("raw", "compiled"), [
     # Pairs of (the literal's value, __doc__) recorded from CPython 3.13, which strips docstrings.
     ("First line.\n\n    Args:\n        x: indented.\n    ", "First line.\n\nArgs:\n    x: indented.\n"),

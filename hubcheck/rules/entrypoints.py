@@ -116,6 +116,10 @@ def entrypoint_missing_docstring(ctx: LintContext):
             detail = " (torch.hub.help returns functools.partial's generic docstring; set its __doc__)"
         elif entry.kind is EntryPointKind.LAMBDA:
             detail = " (a lambda cannot have one; use def)"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(node) is not None:
+            # The def has one, yet help() sees none: a decorator put a wrapper of its own in its place.
+            detail = (" that torch.hub.help can see: its decorator returns a wrapper without "
+                      "functools.wraps, so help returns None")
         elif written:
             detail = " (torch.hub.help returns None)"
         else:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubcheck.errors import ExitCode, HubcheckError
+from hubcheck.static.decorators import FunctionNode, replacing_wrapper
 from hubcheck.static.exports import with_intended_reexports
 from hubcheck.static.loops import loop_element
 from hubcheck.static.model import (
@@ -538,10 +539,12 @@ class _Reader:
         if kind is EntryPointKind.LAMBDA and isinstance(binding.value, ast.Lambda):
             parameters = _parameters(binding.value.args, drop_first=False)
         elif kind is EntryPointKind.PARTIAL and isinstance(binding.value, ast.Call):
-            parameters = _partial_parameters(binding.value, _node_parameters(node, kind))
+            runs = self._wrapper_called(node, definition) or node
+            parameters = _partial_parameters(binding.value, _node_parameters(runs, kind))
         elif node is not None:
-            doc = _docstring(node)
-            parameters = _node_parameters(node, kind)
+            runs = self._wrapper_called(node, definition) or node
+            doc = _docstring(runs)
+            parameters = _node_parameters(runs, kind)
         if name in self.doc_overrides:
             doc = self.doc_overrides[name]
         leaked = kind is EntryPointKind.IMPORTED and not binding.reexport and name not in (all_names or ())
@@ -556,6 +559,31 @@ class _Reader:
             origin=origin,
             definition=definition,
         )
+
+    def _wrapper_called(self, node: ast.AST | None, definition: Definition | None) -> FunctionNode | None:
+        """The wrapper a repo decorator puts in place of the function ``node`` defines, if it does."""
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.decorator_list \
+                or definition is None or not definition.local:
+            return None
+        module = definition.module
+        return replacing_wrapper(node, lambda expr: self._repo_function(expr, module))
+
+    def _repo_function(self, expr: ast.expr, module: str | None) -> FunctionNode | None:
+        """The repo function a bare name refers to at the top level of ``module`` (None: hubconf)."""
+        if not isinstance(expr, ast.Name):
+            return None
+        if module is not None:
+            found = self.index.lookup(module, expr.id).definition
+            return found if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+        for stmt in reversed(self.tree.body):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == expr.id:
+                return stmt
+            if isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+                alias = next((a for a in stmt.names if (a.asname or a.name) == expr.id), None)
+                if alias is not None:
+                    found = self.index.lookup(stmt.module, alias.name).definition
+                    return found if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+        return None
 
     def _definition(self, binding: _Binding, info: NameInfo | None) -> Definition | None:
         if isinstance(binding.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
