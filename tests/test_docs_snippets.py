@@ -3,6 +3,7 @@ snippets are cut out of each kind of document, and the bounds on what is read.""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -77,6 +78,26 @@ def test_snippets_are_read_from_every_kind_of_document(tmp_path):
     assert found == {("README.md", 1, 14, "inline"), ("docs/guide/usage.md", 4, 5, "aliased"),
                      ("docs/api.rst", 3, 9, "literal"), ("examples/deep/demo.ipynb", None, None, "nb")}
     assert "hubconf.py:7:HUB401" in _codes(repo)  # the docstring's doctest line
+
+
+def test_a_notebook_call_is_placed_by_its_cell_and_markdown_cells_are_read(tmp_path):
+    cells = [
+        {"cell_type": "markdown", "source": ["Prose naming torch.hub.load('acme/zoo', 'resnet') is no code.\n"]},
+        {"cell_type": "code", "source": ["import torch\n", "m = torch.hub.load('acme/zoo', 'resnet')\n"]},
+        {"cell_type": "markdown", "source": ["Or:\n", "```python\n", "m = torch.hub.load('acme/zoo', 'vgg')\n",
+                                             "```\n"]},
+        {"cell_type": "raw", "source": ["m = torch.hub.load('acme/zoo', 'raw')\n"]},
+    ]
+    repo = write_repo(tmp_path / "zoo", {"hubconf.py": HUBCONF,
+                                         "demo.ipynb": json.dumps({"cells": cells, "nbformat": 4})})
+    assert [(call.entrypoint, call.line, call.cell) for call in hub_calls(repo, None)] == [
+        ("resnet", None, 2), ("vgg", None, 3)]
+    messages = sorted(f.message for f in lint_repo(repo, select=("HUB403",)).findings)
+    assert [message.split(" call ")[0] for message in messages] == ["the docs (cell 2)", "the docs (cell 3)"]
+    readme = write_repo(tmp_path / "plain", {"hubconf.py": HUBCONF, "README.md": _readme(
+        'm = torch.hub.load("acme/zoo", "resnet")')})
+    [finding] = lint_repo(readme, select=("HUB403",)).findings
+    assert finding.message.startswith("the docs call torch.hub.load('acme/zoo')")
 
 
 def test_what_reaches_the_entry_point(tmp_path):

@@ -21,7 +21,9 @@ TRUSTED_OWNERS = frozenset({"pytorch", "facebookresearch", "facebookincubator", 
 
 
 def _at(call: HubCall, args: dict, entrypoint: str | None = None) -> Violation:
-    return Violation(call.path, call.line, call.column, args, entrypoint)
+    # A notebook has no line to point at: the message names the cell instead.
+    cell = f" (cell {call.cell})" if call.cell is not None else ""
+    return Violation(call.path, call.line, call.column, {**args, "cell": cell}, entrypoint)
 
 
 # A snippet pinned to another release (`owner/name:v1.0`) documents that release's entry points.
@@ -45,7 +47,7 @@ def _own_calls(ctx: LintContext) -> Iterator[HubCall]:
     code="HUB401",
     name="doc-snippet-unknown-entrypoint",
     severity=Severity.ERROR,
-    message="the docs call torch.hub.{function} with entry point {entrypoint!r}, which hubconf.py does not define"
+    message="the docs{cell} call torch.hub.{function} with entry point {entrypoint!r}, which hubconf.py does not define"
             "{hint}",
     fix="{remedy}",
 )
@@ -54,7 +56,8 @@ def doc_snippet_unknown_entrypoint(ctx: LintContext):
     ## What it does
     Checks every `torch.hub.load(...)` and `torch.hub.help(...)` written in the
     repo's documentation (README.md and other top-level Markdown and reST,
-    `docs/`, notebooks' code cells, docstrings) that loads this repo: the entry
+    `docs/`, notebooks' code cells and markdown cells, docstrings) that loads
+    this repo (a finding in a notebook names its cell): the entry
     point it names must be one hubconf.py defines. A snippet loads this repo when
     its `owner/name` has the name of the checkout's git remote or directory, or
     when it is `source="local"` with `"."` or the directory's name. A snippet
@@ -104,7 +107,7 @@ def doc_snippet_unknown_entrypoint(ctx: LintContext):
     code="HUB402",
     name="doc-snippet-wrong-arguments",
     severity=Severity.ERROR,
-    message="the docs call {entrypoint}() with {problem}",
+    message="the docs{cell} call {entrypoint}() with {problem}",
     fix="{remedy}",
 )
 def doc_snippet_wrong_arguments(ctx: LintContext):
@@ -181,7 +184,7 @@ def _argument_problems(call: HubCall, entry: EntryPoint) -> Iterator[tuple[str, 
     code="HUB403",
     name="doc-snippet-prompts-for-trust",
     severity=Severity.WARNING,
-    message="the docs call torch.hub.{function}({repo}) {why}: torch.hub asks `Do you trust this repository?` "
+    message="the docs{cell} call torch.hub.{function}({repo}) {why}: torch.hub asks `Do you trust this repository?` "
             "with input(), which hangs a non-interactive run with stdin open and fails with EOFError with it closed",
     fix="pass `trust_repo=True` in the snippet (or say that users must answer the prompt once)",
 )
@@ -236,7 +239,7 @@ def doc_snippet_prompts_for_trust(ctx: LintContext):
     code="HUB404",
     name="doc-snippet-local-list-help",
     severity=Severity.ERROR,
-    message="the docs call torch.hub.{function}(..., source=...): torch.hub.{function} takes no `source` "
+    message="the docs{cell} call torch.hub.{function}(..., source=...): torch.hub.{function} takes no `source` "
             "(GitHub repos only), so the snippet raises TypeError",
     fix="list entry points with `hubcheck list DIR` or `dir(...)`; for a local checkout use "
         "`torch.hub.load(DIR, NAME, source='local')`",

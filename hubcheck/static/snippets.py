@@ -10,9 +10,10 @@ regular file of at most :data:`MAX_DOC_BYTES`, notebooks :data:`MAX_NOTEBOOK_BYT
 
 Code is what a reader would copy: Markdown fenced blocks in Python (or no language) and
 inline code spans, reST ``code-block`` / ``code`` / ``sourcecode`` / ``doctest`` / ``ipython``
-directives and ``::`` literal blocks, doctest lines (``>>>``) of docstrings, and notebook
-code cells (IPython ``%magics`` and ``!shell`` lines dropped). A block that does not parse
-whole is read line by line from each line that mentions ``torch.hub``.
+directives and ``::`` literal blocks, doctest lines (``>>>``) of docstrings, notebook
+code cells (IPython ``%magics`` and ``!shell`` lines dropped) and the Markdown of notebook
+markdown cells. A block that does not parse whole is read line by line from each line that
+mentions ``torch.hub``. A notebook's calls are placed by cell, not by line of the file.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hubcheck.static.model import HubconfModel
@@ -58,6 +59,9 @@ class HubCall:
     line: int | None
     """1-based line in the file; None in a notebook, whose cells have no line of the file."""
     column: int | None
+    cell: int | None
+    """In a notebook, the 1-based position of the cell among all its cells (markdown ones too),
+    as a notebook's reader counts them; None elsewhere."""
     function: str
     """``load``, ``help`` or ``list``."""
     repo: str | None
@@ -95,6 +99,8 @@ class _Block:
     first_line: int | None
     lines: tuple[str, ...]
     offsets: tuple[int, ...]
+    cell: int | None = None
+    """The notebook cell it comes from (1-based, every cell counted), or None outside notebooks."""
 
 
 def hub_calls(repo_root: Path, model: HubconfModel | None) -> tuple[HubCall, ...]:
@@ -248,13 +254,17 @@ def _notebook_blocks(path: Path, text: str) -> list[_Block]:
     except (ValueError, AttributeError):
         return []
     blocks = []
-    for cell in cells if isinstance(cells, list) else []:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+    for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown"):
             continue
         source = cell.get("source", "")
-        code = "".join(source) if isinstance(source, list) else source if isinstance(source, str) else ""
-        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines()]
-        blocks.append(_block(path, None, lines))
+        text = "".join(source) if isinstance(source, list) else source if isinstance(source, str) else ""
+        if cell["cell_type"] == "markdown":
+            # A fenced block in a markdown cell is documentation to copy, like the README's.
+            blocks += [replace(block, first_line=None, cell=number) for block in _markdown_blocks(path, text.splitlines())]
+            continue
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines()]
+        blocks.append(replace(_block(path, None, lines), cell=number))
     return blocks
 
 
@@ -342,8 +352,8 @@ def _hub_calls(tree: ast.Module, block: _Block, first: int, stripped: int = 0) -
         column = offset + node.col_offset + (stripped if node.lineno == 1 else 0) + 1
         found.append(_hub_call(node, function, block.path,
                                None if block.first_line is None else block.first_line + index,
-                               None if block.first_line is None else column, strings))
-    return sorted(found, key=lambda call: (call.line or 0, call.column or 0))
+                               None if block.first_line is None else column, block.cell, strings))
+    return sorted(found, key=lambda call: (call.cell or 0, call.line or 0, call.column or 0))
 
 
 def _module_strings(tree: ast.Module) -> dict[str, str]:
@@ -356,7 +366,7 @@ def _module_strings(tree: ast.Module) -> dict[str, str]:
             if len(values) == 1 and isinstance(values[0], ast.Constant) and isinstance(values[0].value, str)}
 
 
-def _hub_call(call: ast.Call, function: str, path: Path, line: int | None, column: int | None,
+def _hub_call(call: ast.Call, function: str, path: Path, line: int | None, column: int | None, cell: int | None,
               strings: dict[str, str]) -> HubCall:
     keywords = {keyword.arg: keyword.value for keyword in call.keywords if keyword.arg is not None}
     positional = list(call.args)
@@ -366,7 +376,7 @@ def _hub_call(call: ast.Call, function: str, path: Path, line: int | None, colum
     trust = keywords.get("trust_repo")
     extra = positional[2:] if function == "load" else []
     return HubCall(
-        path=path, line=line, column=column, function=function,
+        path=path, line=line, column=column, cell=cell, function=function,
         repo=_string(repo_arg, strings), entrypoint=_string(model_arg, strings),
         source="github" if source_arg is None else _string(source_arg, strings),
         positional=len(extra),
