@@ -8,6 +8,7 @@ import re
 from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
+from hubcheck.static.exports import needs_arguments
 from hubcheck.static.model import EntryPoint, EntryPointKind, HubconfModel
 from hubcheck.static.syntax import live_statements
 
@@ -19,14 +20,15 @@ HUB_LOAD_KEYWORDS = ("source", "trust_repo", "force_reload", "verbose", "skip_va
 def _own_entrypoints(ctx: LintContext):
     """Entry points whose code lives in the repo (so the repo can fix them).
 
-    Leaked imports are HUB103's; an alias of a torchvision function or an
+    Leaked imports and built instances are HUB103's; an alias of a torchvision function or an
     instance of a torch class is documented by its library. A partial is the
     repo's own even when its function is not: only the repo can set its ``__doc__``.
     """
     if ctx.model is None:
         return
+    built = _built_instances(ctx.model)  # leaks HUB103 reports: their docs are not the point
     for entry in ctx.model.entrypoints:
-        if entry.leaked or (entry.kind is EntryPointKind.IMPORTED and entry.definition is None):
+        if entry.leaked or entry.name in built or (entry.kind is EntryPointKind.IMPORTED and entry.definition is None):
             continue
         if entry.definition is not None and not entry.definition.local and entry.kind is not EntryPointKind.PARTIAL:
             continue
@@ -229,7 +231,9 @@ def leaked_import_entrypoint(ctx: LintContext):
     a repo module without `__all__` brings the names that module imports
     itself (`Optional`, `partial`): those are flagged too. So is a public
     name hubconf binds at its top level to an instance of a class that is
-    not the repo's (`to_pil = ToPILImage()`, a metric object).
+    not the repo's (`to_pil = ToPILImage()`, a metric object), or of one of
+    the repo's classes whose call needs an argument (`model = Net()` left
+    over from training: torch.hub.load would call its forward with none).
 
     ## Why is this bad?
     torch.hub.list returns every public callable in hubconf's namespace,
@@ -282,7 +286,7 @@ def leaked_import_entrypoint(ctx: LintContext):
             yield Violation(model.path, entry.line, entry.column,
                             {"name": entry.name, "source": f"imported from {module}", "module": module,
                              "original": original, "remedy": remedy}, entry.name)
-    built = _library_instances(model)
+    built = _built_instances(model)
     for entry in model.entrypoints:
         if entry.name in built:
             source = f"an instance of {built[entry.name]} built when hubconf is imported"
@@ -292,12 +296,14 @@ def leaked_import_entrypoint(ctx: LintContext):
                              "remedy": remedy}, entry.name)
 
 
-def _library_instances(model: HubconfModel) -> dict[str, str]:
-    """Public module-level names of hubconf bound to an instance of a class that is not the repo's
-    (`to_pil = ToPILImage()`), each with the class as written: a transform or a metric, not a model."""
+def _built_instances(model: HubconfModel) -> dict[str, str]:
+    """Public module-level names of hubconf bound to an object built at import that is not a model
+    builder, each with the class as written: an instance of a class that is not the repo's
+    (`to_pil = ToPILImage()`, a transform or a metric), or of the repo's own class whose call needs
+    arguments (`model = Net()`, whose forward needs an input: torch.hub.load calls it with none)."""
     found: dict[str, str] = {}
     candidates = {e.name for e in model.entrypoints if e.kind is EntryPointKind.OBJECT
-                  and (e.definition is None or not e.definition.local)}
+                  and (e.definition is None or not e.definition.local or needs_arguments(e))}
     for stmt in model.tree.body:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
             for target in stmt.targets:

@@ -55,11 +55,13 @@ def _intended(entry: EntryPoint, used: frozenset[str], defines_own: bool, index:
     renamed = bool(original) and original != entry.name
     # Next to entry points of hubconf's own, a repo function that cannot be called without arguments
     # (HRNet's `validate(config, val_loader, model, ...)`) is a helper: torch.hub.load(repo, name) fails.
-    helper = not is_class and defines_own and _needs_arguments(entry)
+    helper = not is_class and defines_own and needs_arguments(entry)
     return (not is_class and not helper) or not defines_own or renamed
 
 
-def _needs_arguments(entry: EntryPoint) -> bool:
+def needs_arguments(entry: EntryPoint) -> bool:
+    """Whether ``torch.hub.load(repo, name)`` with no arguments fails: a parameter without a default
+    (``self`` and ``cls`` aside; unknown parameters count as none)."""
     return any(p.default is None and not p.is_variadic and p.name not in ("self", "cls")
                for p in entry.parameters or ())
 
