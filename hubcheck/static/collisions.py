@@ -24,7 +24,7 @@ GENERIC_MODULE_NAMES = frozenset({
     "utils", "util", "models", "model", "common", "modules", "module", "layers", "helpers", "helper",
     "data", "datasets", "dataset", "config", "configs", "networks", "network", "nets", "net", "lib",
     "src", "ops", "tools", "backbone", "backbones", "builder", "core", "loss", "losses", "transforms",
-    "blocks", "train", "test", "hub", "nn", "misc", "base", "engine", "structures",
+    "blocks", "train", "test", "hub", "nn", "misc", "base", "engine", "structures", "eval", "evals",
 })
 """Names many public hub repos use for their own code (drawn from the names they use most)."""
 
