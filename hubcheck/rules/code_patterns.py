@@ -127,10 +127,11 @@ def torch_load_without_map_location(ctx: LintContext):
     missing, and so does `map_location=name` where `name` is a parameter of
     the enclosing function that defaults to `None` and is never bound again
     there (bshall/hifigan's `_hifigan(..., map_location=None)`: called with
-    its defaults, the load has none). A `*args` / `**kwargs` splat may pass
-    it and is not flagged, nor is a `torch.load` of an `io.BytesIO` or an
-    anonymous temporary file (bytes the same process just saved, not a
-    checkpoint).
+    its defaults, the load has none), unless the function is a helper that
+    reached code calls only with a value for it. A `*args` / `**kwargs`
+    splat may pass it and is not flagged, nor is a `torch.load` of an
+    `io.BytesIO` or an anonymous temporary file (bytes the same process just
+    saved, not a checkpoint).
 
     ## Why is this bad?
     Without `map_location`, tensors come back on the device they were saved
@@ -174,9 +175,38 @@ def torch_load_without_map_location(ctx: LintContext):
         elif isinstance(passed, ast.Name) and any(k.value is passed for k in call.keywords):
             # By keyword only: `--fix` adds the keyword, which a positional name would then pass twice.
             chain = enclosing_functions(ctx.ancestors(unit, call))
-            if chain and _defaults_to_none(chain[0], passed.id):
+            if chain and _defaults_to_none(chain[0], passed.id) and not _every_caller_sets(ctx, chain[0], passed.id):
                 yield _at(unit, call, {"call": ast.unparse(call.func),
                                        "problem": f"passes map_location={passed.id}, whose default is None"})
+
+
+def _every_caller_sets(ctx: LintContext, function: ast.AST, name: str) -> bool:
+    """Whether reached code calls the helper ``function``, and every call gives parameter ``name`` a value.
+
+    A value counts unless it is ``None`` or the caller's own parameter that
+    defaults to ``None`` (hifigan's entry points hand their ``map_location=None``
+    on to ``_hifigan``). An entry point is called by torch.hub with its
+    defaults, whoever else calls it.
+    """
+    if ctx.model is None or any(entry.definition is not None and entry.definition.node is function
+                                for entry in ctx.model.entrypoints):
+        return False
+    parameter = _path_parameter(function, name)
+    if parameter is None:
+        return False
+    function_name = getattr(function, "name", None)
+    callers = [(unit, call) for unit, call in ctx.calls()
+               if (dotted_name(call.func) or "").rpartition(".")[2] == function_name
+               and (found := ctx.callee_definition(unit, call.func)) is not None and found[1] is function]
+    for unit, call in callers:
+        passed = argument(call, *parameter)
+        if passed is None or is_constant(passed, None):
+            return False
+        if isinstance(passed, ast.Name):
+            chain = enclosing_functions(ctx.ancestors(unit, call))
+            if chain and _defaults_to_none(chain[0], passed.id):
+                return False
+    return bool(callers)
 
 
 @rule(
