@@ -150,6 +150,8 @@ class Reach:
         self._asked: set[tuple[int, bool]] = set()
         """The units whose ancestors were asked once (by a search, :func:`_path_to`)."""
         self._returned: dict[ast.AST, frozenset[str]] = {}
+        self._handed_back: dict[int, frozenset[int]] = {}
+        """Per unit walked after import (its node's id), the ids of its nodes that it hands back (:func:`_handed_back`)."""
         self.units: tuple[CodeUnit, ...] = tuple(self._collect())
 
     def nodes_of(self, *types: type[NodeT], import_time: bool | None = None) -> list[tuple[CodeUnit, NodeT]]:
@@ -416,7 +418,7 @@ class Reach:
         names (``builder.get_model``): GPUNet's builder has an ImageNet evaluation
         helper no entry point calls.
         """
-        if not isinstance(node, ast.ClassDef) or _handed_back(self.ancestors(*where), self._returned):
+        if not isinstance(node, ast.ClassDef) or self._hands_back(*where):
             enqueue(path, module, node, False, entrypoint)
             return
         key = (path, id(node))
@@ -440,6 +442,22 @@ class Reach:
                 elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name):
                     self._follow_attribute(scope, inner.value.id, inner.attr, entrypoint, enqueue, where)
 
+    def _hands_back(self, unit: CodeUnit, node: ast.AST) -> bool:
+        """Whether ``unit`` hands the value of ``node`` back to its caller: ``return Cls()``, or ``model = Cls();
+        ...; return model``. Never at import: module-level code has no caller to hand anything to.
+
+        Read from one pass over the unit's statements rather than from ``node``'s ancestors: classes
+        are named again and again (12,000 times in torch._dynamo's 77 files, read as a hub), and
+        each first question about a unit searched its tree, each later one recorded the parents of
+        all its nodes.
+        """
+        if unit.import_time:
+            return False
+        key = id(unit.node)
+        if key not in self._handed_back:
+            self._handed_back[key] = _handed_back(unit.node, self._returned)
+        return id(node) in self._handed_back[key]
+
     def _method_called(self, name: str, enqueue) -> None:
         """Reached code names ``x.name``: the methods of that name in classes already opened can run."""
         if name in self._attributes_seen:
@@ -449,24 +467,39 @@ class Reach:
             enqueue(path, module, method, False, entrypoint)
 
 
-def _handed_back(ancestors: tuple[ast.AST, ...], returned: dict[ast.AST, frozenset[str]]) -> bool:
-    """Whether the expression under ``ancestors`` is returned, directly or through the name it is assigned to.
+def _handed_back(root: ast.AST, returned: dict[ast.AST, frozenset[str]]) -> frozenset[int]:
+    """The ids of the nodes under ``root`` whose value is handed back: inside a ``return``, or inside an
+    assignment to a name that a ``return`` of the innermost function holding it hands back.
 
     ``returned`` keeps, per function, the names its ``return`` statements hand back: a builder
-    function names many classes, and is read once.
+    function names many classes, and is read once. Only statement blocks are visited, as a
+    ``return`` or an assignment is a statement and expressions hold none.
     """
-    if any(isinstance(a, ast.Return) for a in ancestors):
-        return True
-    assign = next((a for a in reversed(ancestors) if isinstance(a, (ast.Assign, ast.AnnAssign))), None)
-    function = next((a for a in reversed(ancestors) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-    if assign is None or function is None:
-        return False
-    targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
-    assigned = {t.id for t in targets if isinstance(t, ast.Name)}
-    names = returned.get(function)
-    if names is None:
-        names = returned[function] = frozenset(_returned_names(function))
-    return not assigned.isdisjoint(names)
+    found: list[ast.AST] = []
+    if isinstance(root, ast.Lambda):  # `resnet = lambda **kw: ResNet(**kw)`: its body is what it returns
+        found.extend(ast.walk(root.body))
+    pending: list[tuple[ast.AST, ast.AST | None]] = [(root, root if isinstance(root, _DEFINITIONS) else None)]
+    while pending:
+        statement, function = pending.pop()
+        if isinstance(statement, ast.Return):
+            if statement.value is not None:
+                found.extend(ast.walk(statement.value))
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)) and function is not None:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            names = returned.get(function)
+            if names is None:
+                names = returned[function] = frozenset(_returned_names(function))
+            if any(isinstance(t, ast.Name) and t.id in names for t in targets):
+                found.extend(ast.walk(statement))
+        inner = statement if isinstance(statement, _DEFINITIONS) else function
+        for name in _BLOCK_FIELDS:
+            block = getattr(statement, name, ())
+            if isinstance(block, list):  # a lambda's body is one expression
+                pending.extend((child, inner) for child in block)
+    return frozenset(map(id, found))
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _returned_names(function: ast.AST) -> Iterator[str]:
