@@ -11,7 +11,7 @@ from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, retire, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.modules import is_stdlib
-from hubcheck.static.optional_imports import checked_before_import, optional_modules
+from hubcheck.static.optional_imports import checked_before_import, in_alternative_branch, optional_modules
 from hubcheck.static.reach import CodeUnit
 from hubcheck.static.search_path import SYS_PATH_EDIT_NODES, edits_sys_path
 from hubcheck.static.syntax import in_try_body_handling_import_error
@@ -228,9 +228,12 @@ def undeclared_import(ctx: LintContext):
     repo's own modules import when hubconf or an entry point runs them, is
     listed in `dependencies`. Standard-library modules, the repo's own modules,
     `torch` (torch.hub cannot run without it), imports guarded by
-    `except ImportError` and imports in a branch that runs only when
+    `except ImportError`, imports in a branch that runs only when
     `importlib.util.find_spec` found the module (directly in the `if`, or in
-    a function of the same file that the `if` calls) are exempt.
+    a function of the same file that the `if` calls), and imports in the later
+    branches of a dispatch on flags (`if pt: ... elif onnx: import onnxruntime
+    ... elif paddle: ...`, at least three branches, one backend per weights
+    format) are exempt.
 
     ## Why is this bad?
     torch.hub's dependency check is the one place users learn what to install.
@@ -347,8 +350,10 @@ def _outside_imports(ctx: LintContext) -> Iterator[tuple[CodeUnit, ast.alias | a
     # Repo modules imported only inside `try: ... except ImportError` are optional extras: their imports too.
     optional = optional_modules({(unit.path, unit.module) for unit in ctx.units}, ctx.index)
     for unit, node in ctx.nodes_of(ast.Import, ast.ImportFrom):
-        if (not isinstance(node, (ast.Import, ast.ImportFrom)) or unit.module in optional
-                or in_try_body_handling_import_error(node, ctx.ancestors(unit, node))):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or unit.module in optional:
+            continue
+        ancestors = ctx.ancestors(unit, node)
+        if in_try_body_handling_import_error(node, ancestors) or in_alternative_branch(node, ancestors):
             continue
         if isinstance(node, ast.ImportFrom) and node.level:
             continue
@@ -361,7 +366,6 @@ def _outside_imports(ctx: LintContext) -> Iterator[tuple[CodeUnit, ast.alias | a
         for module, where in modules:
             top = module.partition(".")[0]
             if (not top or top in _ALWAYS_PRESENT or is_stdlib(top) or ctx.index.is_local(top)
-                    or checked_before_import(top, ctx.ancestors(unit, node), node, ctx.names(unit.path),
-                                             ctx.index.tree(unit.path))):
+                    or checked_before_import(top, ancestors, node, ctx.names(unit.path), ctx.index.tree(unit.path))):
                 continue
             yield unit, where, top

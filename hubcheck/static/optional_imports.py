@@ -1,12 +1,14 @@
 """Imports that are optional extras: repo modules imported only inside ``try: ... except ImportError``,
-and imports in the branch of an ``if`` that runs only when ``find_spec`` found the module.
+imports in the branch of an ``if`` that runs only when ``find_spec`` found the module, and imports
+in the alternative branches of a dispatch on format flags (yolov5's DetectMultiBackend).
 
 NVIDIA's efficientnet.py does ``try: from ..quantization import switch_on_quantization``
 ``except ImportError: <a fallback>``: quantization.py and what it imports are optional by
 design, so its imports are not dependencies to declare. A module counts as optional when
 every import of it in the reached files sits in such a ``try`` body or in an optional module;
 one plain import anywhere else (even inside a function) makes it required. The submodules
-of an optional package are optional too.
+of an optional package are optional too. A module imported only in a later branch of an
+``if pt: ... elif onnx: ... elif triton: ...`` dispatch is optional in the same way.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ _AVAILABILITY_CHECKS = frozenset({"importlib.util.find_spec", "importlib.find_lo
 
 def optional_modules(files: Iterable[tuple[Path, str | None]], index: ModuleIndex) -> frozenset[str]:
     """The dotted names of repo modules that the given files (path, module name; None for hubconf)
-    import only inside ``try`` bodies whose handlers catch ImportError, or only from such optional
-    modules (quantization.py's own ``from . import logger``)."""
+    import only inside ``try`` bodies whose handlers catch ImportError or in the alternative
+    branches of a dispatch (:func:`in_alternative_branch`: yolov5's ``elif triton:`` importing
+    utils/triton.py), or only from such optional modules (quantization.py's own
+    ``from . import logger``)."""
     files = list(files)
     importers: dict[str, set[tuple[str | None, bool]]] = {}
     for path, module in files:
@@ -77,6 +81,16 @@ def _imports(body: list[ast.stmt], guarded: bool) -> list[tuple[ast.Import | ast
                 pending.extend((handler.body, in_guard) for handler in stmt.handlers)
                 pending.append((stmt.orelse, in_guard))
                 pending.append((stmt.finalbody, in_guard))
+            elif isinstance(stmt, ast.If) and _is_dispatch(stmt):
+                # Only the first branch may be what every user runs; the others are alternatives.
+                pending.append((stmt.body, in_guard))
+                branch: ast.stmt | None = stmt.orelse[0] if len(stmt.orelse) == 1 else None
+                rest = stmt.orelse
+                while isinstance(branch, ast.If):
+                    pending.append((branch.body, True))
+                    rest = branch.orelse
+                    branch = branch.orelse[0] if len(branch.orelse) == 1 else None
+                pending.append((rest, True))
             elif isinstance(stmt, ast.stmt):
                 for field in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, field, None)
@@ -156,3 +170,52 @@ def _find_spec_targets(node: ast.AST, names: FileNames) -> set[str]:
         if isinstance(call, ast.Call) and names.qualified(call.func) in _AVAILABILITY_CHECKS
         and call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)
     }
+
+
+# A dispatch has at least this many branches (``if pt: ... elif jit: ... elif onnx: ...``).
+_DISPATCH_BRANCHES = 3
+
+
+def in_alternative_branch(node: ast.AST, ancestors: tuple[ast.AST, ...]) -> bool:
+    """Whether ``node`` sits in a later branch of a dispatch: an ``if``/``elif`` chain of at least
+    :data:`_DISPATCH_BRANCHES` branches whose every test is a flag (a name, an attribute, or ``or``/``and``/
+    ``not`` of them), as yolov5's ``if pt: ... elif onnx: import onnxruntime ... elif paddle: ...``
+    picks one backend per weights format. Only one branch runs, chosen at run time; what a later
+    branch imports is needed for that format alone, so it is no dependency every user must have."""
+    for position, ancestor in enumerate(ancestors):
+        if not isinstance(ancestor, ast.If):
+            continue
+        child = ancestors[position + 1] if position + 1 < len(ancestors) else node
+        head = ancestor
+        for above in reversed(ancestors[:position]):
+            if not (isinstance(above, ast.If) and above.orelse == [head]):
+                break
+            head = above
+        # A later branch: an `elif` body, or the final `else`.
+        later = (any(child is stmt for stmt in ancestor.body) and head is not ancestor) or (
+            any(child is stmt for stmt in ancestor.orelse) and not isinstance(child, ast.If))
+        if later and _is_dispatch(head):
+            return True
+    return False
+
+
+def _is_dispatch(first: ast.If) -> bool:
+    tests = _chain_tests(first)
+    return len(tests) >= _DISPATCH_BRANCHES and all(_is_flag(test) for test in tests)
+
+
+def _chain_tests(first: ast.AST) -> list[ast.expr]:
+    tests: list[ast.expr] = []
+    branch: ast.AST | None = first
+    while isinstance(branch, ast.If):
+        tests.append(branch.test)
+        branch = branch.orelse[0] if len(branch.orelse) == 1 else None
+    return tests
+
+
+def _is_flag(test: ast.expr) -> bool:
+    if isinstance(test, (ast.Name, ast.Attribute)):
+        return True
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _is_flag(test.operand)
+    return isinstance(test, ast.BoolOp) and all(_is_flag(value) for value in test.values)
