@@ -835,18 +835,56 @@ def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chai
 
 # A model index or config (silero's `latest_silero_models.yml`) says where the weights are; it is not
 # weights. A vocabulary (`vocab.txt`) is part of the model and stays checked.
-_CONFIG_SUFFIXES = (".yml", ".yaml", ".json", ".toml", ".cfg", ".ini")
+# A font (yolov9's check_font fetches Arial.ttf for its plots) is not weights either.
+_CONFIG_SUFFIXES = (".yml", ".yaml", ".json", ".toml", ".cfg", ".ini", ".ttf", ".otf")
 
 
 def _downloads_a_config_file(call: ast.Call, names: FileNames, chain, target: tuple[int, str] = (1, "dst")) -> bool:
-    """Whether a download fetches a config or index file (by the URL's or the target's name)."""
+    """Whether a download fetches a config, index or font file (by the URL's or the target's name)."""
     for position, keyword in ((0, "url"), target):
         passed = argument(call, position, keyword)
         if passed is not None and passed is not MAYBE:
             value = names.literal(passed, chain)
+            if value is None:
+                value = _file_name(passed, names, chain)
             if value is not None and urlparse(value).path.lower().endswith(_CONFIG_SUFFIXES):
                 return True
     return False
+
+
+def _file_name(expr: ast.expr, names: FileNames, chain: tuple[ast.AST, ...], depth: int = 0) -> str | None:
+    """The last part of a path or URL built at run time, where its own default or binding says it.
+
+    yolov9's ``check_font(font=FONT)`` downloads ``f".../{font.name}"`` to
+    ``str(CONFIG_DIR / font.name)``, where ``font = Path(font)``: the name is
+    the parameter's default, ``FONT = "Arial.ttf"``. Only the last part is
+    followed (the right of ``/``, the last piece of an f-string, ``.name``,
+    ``str()`` / ``Path()``), into a name's single binding or a parameter's default.
+    """
+    if depth > 6:
+        return None
+    known = names.literal(expr, chain)
+    if known is not None:
+        return known
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Div):
+        return _file_name(expr.right, names, chain, depth + 1)
+    if isinstance(expr, ast.JoinedStr) and expr.values:
+        last = expr.values[-1]
+        return _file_name(last.value if isinstance(last, ast.FormattedValue) else last, names, chain, depth + 1)
+    if isinstance(expr, ast.Attribute) and expr.attr == "name":
+        return _file_name(expr.value, names, chain, depth + 1)
+    if isinstance(expr, ast.Call) and len(expr.args) == 1 and names.qualified(expr.func) in ("str", "pathlib.Path"):
+        return _file_name(expr.args[0], names, chain, depth + 1)
+    if isinstance(expr, ast.Name):
+        found = names.single_value(expr.id, chain, expr.lineno)
+        if found is not None:
+            return _file_name(found[0], names, found[1], depth + 1)
+        function = chain[0] if chain else None
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            default = next((d for arg, d in _defaults(function.args) if arg.arg == expr.id), None)
+            if default is not None:
+                return _file_name(default, names, chain[1:], depth + 1)
+    return None
 
 
 def _hashed_example(file_name: str) -> str:
@@ -871,7 +909,10 @@ def unchecked_weights_download(ctx: LintContext):
     `download_url_to_file` without `hash_prefix` (keyword or 3rd
     positional), and every `urllib.request.urlretrieve` (which takes no
     hash at all), unless the URL or target names a config or index file
-    (`.yml`, `.yaml`, `.json`, `.toml`, `.cfg`, `.ini`), which is not weights. It also flags
+    (`.yml`, `.yaml`, `.json`, `.toml`, `.cfg`, `.ini`) or a font (`.ttf`,
+    `.otf`), which are not weights; a name built at run time is followed to
+    its last part, through a single binding or a parameter's default
+    (yolov9's `check_font(font=FONT)` with `FONT = "Arial.ttf"`). It also flags
     `check_hash=True` when the file name (the
     URL's basename, the `file_name=` literal, or any value of a literal URL
     table indexed by a variable) has no `-<hex>.` part: torch.hub takes the
