@@ -742,13 +742,17 @@ def _cuda_defaults_of_entrypoints(ctx: LintContext):
                 or not isinstance(definition.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         function = definition.node
-        if id(function) in reported or _checks_for_cuda(function):
+        if id(function) in reported:
             continue
         reported.add(id(function))
         names = ctx.names(definition.path)
+        # The defaults first: walking every entry point's body cost a 1,000-entry-point zoo a quarter second.
+        cuda_defaults = [(arg, default) for arg, default in _defaults(function.args) if _is_cuda_default(default, names)]
+        if not cuda_defaults or _checks_for_cuda(function):
+            continue
         read = {node.id for node in ast.walk(function) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-        for arg, default in _defaults(function.args):
-            if arg.arg in read and _is_cuda_default(default, names):
+        for arg, default in cuda_defaults:
+            if arg.arg in read:
                 yield Violation(definition.path, default.lineno, default.col_offset + 1,
                                 {"code": f"{function.name}({arg.arg}={ast.unparse(default)})"}, entry.name)
 
