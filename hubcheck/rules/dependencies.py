@@ -11,7 +11,14 @@ from hubcheck.findings import Severity
 from hubcheck.rules.base import Violation, retire, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.modules import is_stdlib
-from hubcheck.static.optional_imports import checked_before_import, in_alternative_branch, optional_modules
+from hubcheck.static.names import FileNames
+from hubcheck.static.optional_imports import (
+    HelperResolver,
+    checked_before_import,
+    in_alternative_branch,
+    in_suppressing_with,
+    optional_modules,
+)
 from hubcheck.static.reach import CodeUnit
 from hubcheck.static.search_path import SYS_PATH_EDIT_NODES, edits_sys_path
 from hubcheck.static.syntax import in_try_body_handling_import_error
@@ -228,9 +235,10 @@ def undeclared_import(ctx: LintContext):
     repo's own modules import when hubconf or an entry point runs them, is
     listed in `dependencies`. Standard-library modules, the repo's own modules,
     `torch` (torch.hub cannot run without it), imports guarded by
-    `except ImportError`, imports in a branch that runs only when
-    `importlib.util.find_spec` found the module (directly in the `if`, or in
-    a function of the same file that the `if` calls), and imports in the later
+    `except ImportError` or `with contextlib.suppress(ImportError)`, imports
+    in a branch that runs only when a check found the module (an
+    `importlib.util.find_spec` test in the `if`, or a repo function the `if`
+    calls that makes it or tries the import), and imports in the later
     branches of a dispatch on flags (`if pt: ... elif onnx: import onnxruntime
     ... elif paddle: ...`, at least three branches, one backend per weights
     format) are exempt.
@@ -344,16 +352,40 @@ def _editing_sys_path(ctx: LintContext) -> set[Path]:
             and unit.path in editing and edits_sys_path(node, ctx.names(unit.path))}
 
 
+def _called_function(ctx: LintContext, path: Path, call: ast.Call
+                     ) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, FileNames] | None:
+    """The repo function a call in ``path`` calls by name (defined there or imported from the repo), with
+    the names of its file; None for anything else."""
+    tree = ctx.index.tree(path)
+    if isinstance(call.func, ast.Name) and tree is not None:
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == call.func.id:
+                return stmt, ctx.names(path)
+    qualified = ctx.names(path).qualified(call.func) or ""
+    module, _, name = qualified.rpartition(".")
+    if not module or not ctx.index.is_local(module):
+        return None
+    info = ctx.index.lookup(module, name)
+    if isinstance(info.definition, (ast.FunctionDef, ast.AsyncFunctionDef)) and info.path is not None:
+        return info.definition, ctx.names(info.path)
+    return None
+
+
 def _outside_imports(ctx: LintContext) -> Iterator[tuple[CodeUnit, ast.alias | ast.ImportFrom, str]]:
     """Each absolute import in reached code of a top-level module that is neither the repo's (as torch.hub
     finds modules) nor the standard library nor torch, outside optional code: (unit, where, top-level name)."""
     # Repo modules imported only inside `try: ... except ImportError` are optional extras: their imports too.
     optional = optional_modules({(unit.path, unit.module) for unit in ctx.units}, ctx.index)
+
+    def helpers(path: Path) -> HelperResolver:
+        return lambda call: _called_function(ctx, path, call)
+
     for unit, node in ctx.nodes_of(ast.Import, ast.ImportFrom):
         if not isinstance(node, (ast.Import, ast.ImportFrom)) or unit.module in optional:
             continue
         ancestors = ctx.ancestors(unit, node)
-        if in_try_body_handling_import_error(node, ancestors) or in_alternative_branch(node, ancestors):
+        if (in_try_body_handling_import_error(node, ancestors) or in_alternative_branch(node, ancestors)
+                or in_suppressing_with(node, ancestors, ctx.names(unit.path))):
             continue
         if isinstance(node, ast.ImportFrom) and node.level:
             continue
@@ -366,6 +398,6 @@ def _outside_imports(ctx: LintContext) -> Iterator[tuple[CodeUnit, ast.alias | a
         for module, where in modules:
             top = module.partition(".")[0]
             if (not top or top in _ALWAYS_PRESENT or is_stdlib(top) or ctx.index.is_local(top)
-                    or checked_before_import(top, ancestors, node, ctx.names(unit.path), ctx.index.tree(unit.path))):
+                    or checked_before_import(top, ancestors, node, ctx.names(unit.path), helpers(unit.path))):
                 continue
             yield unit, where, top

@@ -14,12 +14,12 @@ of an optional package are optional too. A module imported only in a later branc
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hubcheck.static.modules import ModuleFile, ModuleIndex, resolve_from_module
 from hubcheck.static.names import FileNames
-from hubcheck.static.syntax import handles_import_error
+from hubcheck.static.syntax import dotted_name, handles_import_error
 
 # The calls that tell whether a module is installed without importing it.
 _AVAILABILITY_CHECKS = frozenset({"importlib.util.find_spec", "importlib.find_loader", "pkgutil.find_loader"})
@@ -117,12 +117,18 @@ def _targets(node: ast.Import | ast.ImportFrom, found: ModuleFile | None) -> set
     return {".".join(dotted[:depth]) for dotted in parts for depth in range(1, len(dotted) + 1)}
 
 
+# Resolves a call in an ``if`` test to the function it calls, with the names of that function's file.
+HelperResolver = Callable[[ast.Call], "tuple[ast.FunctionDef | ast.AsyncFunctionDef, FileNames] | None"]
+
+
 def checked_before_import(module: str, ancestors: tuple[ast.AST, ...], node: ast.AST, names: FileNames,
-                          tree: ast.Module | None) -> bool:
-    """Whether an import of ``module`` sits in the branch of an ``if`` that runs only when a ``find_spec``
-    check found that module: ``if importlib.util.find_spec("hf") is not None: import hf``, the ``else``
-    of ``if find_spec("hf") is None``, or ``if hf_available():`` where ``hf_available`` is a function of
-    the same file whose body makes the check (facebookresearch/hiera's ``is_huggingface_hub_available``).
+                          helper: HelperResolver) -> bool:
+    """Whether an import of ``module`` sits in the branch of an ``if`` that runs only when a check found
+    that module: ``if importlib.util.find_spec("hf") is not None: import hf``, the ``else`` of
+    ``if find_spec("hf") is None``, or ``if hf_available():`` where ``hf_available`` (in this file or
+    imported from the repo) makes the check, or tries the import itself inside ``try``/``except
+    ImportError`` or ``with contextlib.suppress(ImportError)`` (facebookresearch/hiera's
+    ``is_huggingface_hub_available``, yolov5's ``is_jupyter``, which imports IPython).
     """
     top = module.partition(".")[0]
     for position, ancestor in enumerate(ancestors):
@@ -131,7 +137,7 @@ def checked_before_import(module: str, ancestors: tuple[ast.AST, ...], node: ast
         child = ancestors[position + 1] if position + 1 < len(ancestors) else node
         found, test = _found_when(ancestor.test)
         branch = ancestor.body if found else ancestor.orelse
-        if any(child is stmt for stmt in branch) and top in _checked_modules(test, names, tree):
+        if any(child is stmt for stmt in branch) and top in _checked_modules(test, names, helper):
             return True
     return False
 
@@ -151,15 +157,16 @@ def _found_when(test: ast.expr) -> tuple[bool, ast.expr]:
             return found, test
 
 
-def _checked_modules(test: ast.expr, names: FileNames, tree: ast.Module | None) -> set[str]:
-    """The top-level modules whose availability ``test`` checks, directly or through a function of the file."""
+def _checked_modules(test: ast.expr, names: FileNames, helper: HelperResolver) -> set[str]:
+    """The top-level modules whose availability ``test`` checks, directly or through a function it calls."""
     checked: set[str] = set()
-    helpers = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef)} if tree else {}
     for call in (n for n in ast.walk(test) if isinstance(n, ast.Call)):
-        if isinstance(call.func, ast.Name) and call.func.id in helpers:
-            checked |= _find_spec_targets(helpers[call.func.id], names)
-        else:
+        resolved = helper(call)
+        if resolved is None:
             checked |= _find_spec_targets(call, names)
+        else:
+            function, function_names = resolved
+            checked |= _find_spec_targets(function, function_names) | _tried_imports(function, function_names)
     return checked
 
 
@@ -170,6 +177,46 @@ def _find_spec_targets(node: ast.AST, names: FileNames) -> set[str]:
         if isinstance(call, ast.Call) and names.qualified(call.func) in _AVAILABILITY_CHECKS
         and call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)
     }
+
+
+_CAUGHT_BY_IMPORT_ERROR = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def suppresses_import_error(node: ast.With | ast.AsyncWith, names: FileNames) -> bool:
+    """Whether a ``with`` is ``with contextlib.suppress(...)`` of ImportError (or Exception, its base)."""
+    return any(
+        isinstance(item.context_expr, ast.Call) and names.qualified(item.context_expr.func) == "contextlib.suppress"
+        and any(dotted_name(arg) in _CAUGHT_BY_IMPORT_ERROR for arg in item.context_expr.args)
+        for item in node.items)
+
+
+def in_suppressing_with(node: ast.AST, ancestors: tuple[ast.AST, ...], names: FileNames) -> bool:
+    """Whether ``node`` sits in the body of a ``with contextlib.suppress(ImportError)`` (yolov5's ``is_jupyter``)."""
+    for position, ancestor in enumerate(ancestors):
+        if isinstance(ancestor, (ast.With, ast.AsyncWith)) and suppresses_import_error(ancestor, names):
+            child = ancestors[position + 1] if position + 1 < len(ancestors) else node
+            if any(child is stmt for stmt in ancestor.body):
+                return True
+    return False
+
+
+def _tried_imports(function: ast.AST, names: FileNames) -> set[str]:
+    """Top-level modules a function imports where a failure is caught: in a ``try`` body whose handlers
+    catch ImportError, or under ``with contextlib.suppress(ImportError)`` (or Exception)."""
+    tried: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Try) and any(handles_import_error(handler) for handler in node.handlers):
+            body: list[ast.stmt] = node.body
+        elif isinstance(node, (ast.With, ast.AsyncWith)) and suppresses_import_error(node, names):
+            body = node.body
+        else:
+            continue
+        for inner in (n for stmt in body for n in ast.walk(stmt)):
+            if isinstance(inner, ast.Import):
+                tried |= {alias.name.partition(".")[0] for alias in inner.names}
+            elif isinstance(inner, ast.ImportFrom) and not inner.level and inner.module:
+                tried.add(inner.module.partition(".")[0])
+    return tried
 
 
 # A dispatch has at least this many branches (``if pt: ... elif jit: ... elif onnx: ...``).
