@@ -314,8 +314,9 @@ def _is_cwd_relative(path: str) -> bool:
     )
 
 
-def _path_text(names: FileNames, passed: ast.expr, chain: tuple[ast.AST, ...]) -> str | None:
-    """The path as a string when it is known, or as written when only its leading part is.
+def _path_text(names: FileNames, passed: ast.expr, chain: tuple[ast.AST, ...]) -> tuple[str, str] | None:
+    """The path as a string when it is known, or as written when only its leading part is, each with the
+    expression a fix anchors (the quoted string, or the template's own source).
 
     ``".torch/ofa_specialized/%s/" % net_id`` and ``f"weights/{name}.pth"``
     resolve against the working directory whatever the rest turns out to be,
@@ -324,26 +325,29 @@ def _path_text(names: FileNames, passed: ast.expr, chain: tuple[ast.AST, ...]) -
     """
     known = names.literal(passed, chain)
     if known is not None:
-        return known
+        return known, f'"{known}"'
     if isinstance(passed, ast.BinOp) and isinstance(passed.op, ast.Mod) and isinstance(passed.left, ast.Constant) \
             and isinstance(passed.left.value, str):
         text = passed.left.value
         leading = text.partition("%")[0]
+        written = f"({ast.unparse(passed)})"  # `/` and `%` bind alike: `base / "a/%s" % x` would format the join
     elif isinstance(passed, ast.JoinedStr) and passed.values and isinstance(passed.values[0], ast.Constant):
         text = "".join(str(part.value) if isinstance(part, ast.Constant) else "{" + ast.unparse(part.value) + "}"
                        for part in passed.values if isinstance(part, (ast.Constant, ast.FormattedValue)))
         leading = str(passed.values[0].value)
+        written = ast.unparse(passed)
     else:
         return None
-    return text if _is_cwd_relative(leading) else None
+    return (text, written) if _is_cwd_relative(leading) else None
 
 
-def _anchored(function: str, path: str) -> str:
-    """Where the path should live: next to the code, or in torch.hub's cache for downloads and datasets."""
+def _anchored(function: str, written: str) -> str:
+    """Where the path (``written`` as an expression) should live: next to the code, or in torch.hub's cache
+    for downloads and datasets."""
     if function in (LOAD_STATE_DICT_FROM_URL, DOWNLOAD_URL_TO_FILE) \
             or function.startswith(("torchvision.datasets.", "torchaudio.datasets.")):
-        return f'os.path.join(torch.hub.get_dir(), "{path}")'
-    return f'Path(__file__).resolve().parent / "{path}"'
+        return f"os.path.join(torch.hub.get_dir(), {written})"
+    return f"Path(__file__).resolve().parent / {written}"
 
 
 def _path_argument_is_not_a_use(call: ast.Call, ancestors: tuple[ast.AST, ...]) -> bool:
@@ -445,11 +449,12 @@ def cwd_relative_path(ctx: LintContext):
                 continue
             # `Path("weights", "resnet.pth")`: name the whole path when every part is known.
             passed = call if names.literal(call, chain) is not None else passed
-        path = _path_text(names, passed, chain)
-        if path is not None and _is_cwd_relative(path):
+        found = _path_text(names, passed, chain)
+        if found is not None and _is_cwd_relative(found[0]):
             # `torch.load(Path("w.pth"))` is one problem, reported at the outer call.
             covered.update(id(inner) for inner in ast.walk(passed))
-            yield _at(unit, call, {"call": ast.unparse(call.func), "path": path, "anchored": _anchored(name, path)})
+            yield _at(unit, call, {"call": ast.unparse(call.func), "path": found[0],
+                                   "anchored": _anchored(name, found[1])})
         elif isinstance(passed, ast.Name) and chain:
             wrapper = _path_parameter(chain[0], passed.id)
             if wrapper is not None:
@@ -492,9 +497,10 @@ def _relative_paths_through_wrappers(ctx: LintContext, wrappers: dict[tuple, dic
             passed = argument(call, position, keyword)
             if passed is None or passed is MAYBE:
                 continue
-            path = _path_text(ctx.names(unit.path), passed, enclosing_functions(ctx.ancestors(unit, call)))
-            if path is not None and _is_cwd_relative(path):
-                yield _at(unit, call, {"call": ast.unparse(call.func), "path": path, "anchored": _anchored(inner, path)})
+            found = _path_text(ctx.names(unit.path), passed, enclosing_functions(ctx.ancestors(unit, call)))
+            if found is not None and _is_cwd_relative(found[0]):
+                yield _at(unit, call, {"call": ast.unparse(call.func), "path": found[0],
+                                       "anchored": _anchored(inner, found[1])})
 
 
 # -- HUB204: CUDA without a check ------------------------------------------------------------
