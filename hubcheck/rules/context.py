@@ -15,6 +15,7 @@ from hubcheck.static.import_calls import CalledAtImport, CallResolver, functions
 from hubcheck.static.model import HubconfModel
 from hubcheck.static.modules import ModuleIndex
 from hubcheck.static.names import FileNames, last_words
+from hubcheck.static.optional_imports import optional_modules
 from hubcheck.static.reach import CodeUnit, NodeT, Reach
 from hubcheck.static.reader import HUBCONF, HubconfUnreadable
 from hubcheck.static.syntax import span
@@ -74,6 +75,13 @@ class LintContext:
     def called_at_import(self) -> tuple[CalledAtImport, ...]:
         """The repo's function bodies that run when hubconf is imported, because import-time code calls them."""
         return functions_called_at_import(self._reach, self.index) if self._reach is not None else ()
+
+    @cached_property
+    def optional_modules(self) -> frozenset[str]:
+        """The repo modules that reached code imports only where an ImportError is handled, or in the later
+        branches of a dispatch (:func:`hubcheck.static.optional_imports.optional_modules`): HUB007 and HUB008
+        both skip their imports, and working them out for each was a tenth of a second on a zoo."""
+        return optional_modules({(unit.path, unit.module) for unit in self.units}, self.index)
 
     @cached_property
     def generic_imports(self) -> tuple[GenericImport, ...]:

@@ -17,7 +17,6 @@ from hubcheck.static.optional_imports import (
     checked_before_import,
     in_alternative_branch,
     in_suppressing_with,
-    optional_modules,
 )
 from hubcheck.static.reach import CodeUnit
 from hubcheck.static.search_path import SYS_PATH_EDIT_NODES, edits_sys_path
@@ -375,7 +374,7 @@ def _outside_imports(ctx: LintContext) -> Iterator[tuple[CodeUnit, ast.alias | a
     """Each absolute import in reached code of a top-level module that is neither the repo's (as torch.hub
     finds modules) nor the standard library nor torch, outside optional code: (unit, where, top-level name)."""
     # Repo modules imported only inside `try: ... except ImportError` are optional extras: their imports too.
-    optional = optional_modules({(unit.path, unit.module) for unit in ctx.units}, ctx.index)
+    optional = ctx.optional_modules
 
     def helpers(path: Path) -> HelperResolver:
         return lambda call: _called_function(ctx, path, call)
