@@ -119,6 +119,7 @@ _EFFECT_CALLS = {
     "torch.set_default_dtype": "settings",
     "torch.set_default_tensor_type": "settings",
     "torch.set_default_device": "settings",
+    "torch.cuda.set_device": "settings",
     "matplotlib.use": "settings",
     "matplotlib.pyplot.switch_backend": "settings",
     "matplotlib.rc": "settings",
@@ -242,6 +243,7 @@ def import_time_side_effect(ctx: LintContext):
     `sandbox.run_setup`), and changes of process-wide settings
     (`logging.basicConfig`, `torch.set_printoptions`, `numpy.set_printoptions`,
     `cv2.setNumThreads`, `torch.set_num_threads`, `torch.set_default_dtype`,
+    `torch.cuda.set_device`,
     matplotlib's backend and defaults (`matplotlib.use`, `pyplot.switch_backend`,
     `matplotlib.rc`, `rcParams`, `style.use`),
     assigning `pandas.options...`, `torch.backends.cudnn...` or
