@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubcheck.errors import ExitCode, HubcheckError
+from hubcheck.static.closure_defaults import with_closure_defaults
 from hubcheck.static.decorators import FunctionNode, replacing_wrapper
 from hubcheck.static.exports import with_intended_reexports
 from hubcheck.static.loops import loop_element
@@ -44,6 +45,7 @@ from hubcheck.static.modules import (
     target_names,
 )
 from hubcheck.static.namespace_loops import NamespaceLoop, namespace_loop
+from hubcheck.static.returns import is_generator, local_names, returned_values
 from hubcheck.static.source import (
     SourceProblem,
     SourceProblemKind,
@@ -118,6 +120,8 @@ class _Binding:
     import_source: tuple[str, str] = ("", "")
     """(module, name) an import binds from; the name is empty for ``import module``."""
     reexport: bool = False
+    unpacked: tuple[ast.expr, int] | None = None
+    """For a name bound by unpacking (``a, b = build()``): the value unpacked and the name's position in it."""
 
 
 _UNBOUND = _Binding("", "unbound", ast.Pass())
@@ -354,6 +358,9 @@ class _Reader:
             state[target.id] = frozenset({_Binding(target.id, kind, target, value, env)})
         elif isinstance(target, (ast.Tuple, ast.List)):
             values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
+            if values is None and value is not None and kind == "assign" \
+                    and not any(isinstance(element, ast.Starred) for element in target.elts):
+                return self._bind_unpacked(target.elts, value, state)
             for position, element in enumerate(target.elts):
                 element_value = values[position] if values is not None else None
                 element_kind = kind if values is not None else "unpack"
@@ -361,6 +368,33 @@ class _Reader:
         elif isinstance(target, ast.Starred):
             state = self._bind_targets(target.value, None, state, "unpack")
         return state
+
+    def _bind_unpacked(self, elements: list[ast.expr], value: ast.expr, state: _State) -> _State:
+        """``a, b = build()``: each name remembers the value and its position in it, with what the names
+        ``build``'s body reads were bound to, since a hubconf function called here sees them as they are now."""
+        mentioned = _loaded_names(value)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            called = self._local_function(value.func.id, state)
+            if called is not None:
+                mentioned |= _loaded_names(called)
+        env = {name: state.get(name, frozenset()) for name in mentioned}
+        for position, element in enumerate(elements):
+            if isinstance(element, ast.Name):
+                state[element.id] = frozenset({_Binding(element.id, "unpack", element, None, env,
+                                                        unpacked=(value, position))})
+            else:
+                state = self._bind_targets(element, None, state, "unpack")
+        return state
+
+    @staticmethod
+    def _local_function(name: str, env: Mapping[str, frozenset]) -> ast.FunctionDef | None:
+        """The undecorated hubconf def ``name`` is certainly bound to, or None."""
+        refs = env.get(name, frozenset())
+        binding = next(iter(refs)) if len(refs) == 1 else None
+        if binding is None or binding.kind != "def" or not isinstance(binding.node, ast.FunctionDef) \
+                or binding.node.decorator_list:
+            return None
+        return binding.node
 
     # -- deciding callability ------------------------------------------------------------
 
@@ -393,7 +427,35 @@ class _Reader:
             return (verdicts.pop() if len(verdicts) == 1 else Callability.UNKNOWN), None, None
         if kind in ("assign", "with") and binding.value is not None:
             return self._describe_expression(binding.value, binding.env, hops)
+        if kind == "unpack" and binding.unpacked is not None:
+            return self._unpacked_callability(*binding.unpacked, binding.env, hops), None, None
         return Callability.UNKNOWN, None, None
+
+    def _unpacked_callability(self, value: ast.expr, position: int, env: Mapping[str, frozenset],
+                              hops: int) -> Callability:
+        """What the name at ``position`` of ``a, b = value`` holds, when ``value`` calls a hubconf function
+        whose every ``return`` is a tuple or list display (``return training_data, test_data``): the
+        element there, each local name followed to the one value the function assigns it."""
+        if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Name):
+            return Callability.UNKNOWN
+        function = self._local_function(value.func.id, env)
+        if function is None or is_generator(function):
+            return Callability.UNKNOWN
+        local = local_names(function)
+        scope = {name: refs for name, refs in env.items() if name not in local}
+        verdicts: set[Callability] = set()
+        for returned in returned_values(function):
+            if not isinstance(returned, (ast.Tuple, ast.List)) or position >= len(returned.elts) \
+                    or any(isinstance(element, ast.Starred) for element in returned.elts):
+                return Callability.UNKNOWN
+            element: ast.expr | None = returned.elts[position]
+            if isinstance(element, ast.Name) and element.id in local:
+                values = local[element.id]
+                element = values[0] if len(values) == 1 and values[0] is not None else None
+            if element is None or _deciding_names(element) & local.keys():
+                return Callability.UNKNOWN
+            verdicts.add(self._describe_expression(element, scope, hops + 1)[0])
+        return verdicts.pop() if len(verdicts) == 1 else Callability.UNKNOWN
 
     def _describe_expression(self, value: ast.expr, env: Mapping[str, frozenset], hops: int = 0,
                              ) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
@@ -539,12 +601,11 @@ class _Reader:
         if kind is EntryPointKind.LAMBDA and isinstance(binding.value, ast.Lambda):
             parameters = _parameters(binding.value.args, drop_first=False)
         elif kind is EntryPointKind.PARTIAL and isinstance(binding.value, ast.Call):
-            runs = self._wrapper_called(node, definition) or node
-            parameters = _partial_parameters(binding.value, _node_parameters(runs, kind))
+            parameters = _partial_parameters(binding.value, self._called_parameters(node, definition, kind))
         elif node is not None:
             runs = self._wrapper_called(node, definition) or node
             doc = _docstring(runs)
-            parameters = _node_parameters(runs, kind)
+            parameters = self._called_parameters(node, definition, kind)
         if name in self.doc_overrides:
             doc = self.doc_overrides[name]
         leaked = kind is EntryPointKind.IMPORTED and not binding.reexport and name not in (all_names or ())
@@ -559,6 +620,17 @@ class _Reader:
             origin=origin,
             definition=definition,
         )
+
+    def _called_parameters(self, node: ast.AST | None, definition: Definition | None,
+                           kind: EntryPointKind) -> tuple[Parameter, ...] | None:
+        """The parameters of what calling ``node`` runs: its own, or those of the wrapper a repo decorator
+        puts in its place, with defaults that name the decorator factory's parameters given their values."""
+        wrapper = self._wrapper_called(node, definition)
+        if wrapper is None or definition is None or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return _node_parameters(node, kind)
+        parameters = _node_parameters(wrapper, kind) or ()
+        module = definition.module
+        return with_closure_defaults(parameters, node, wrapper, lambda expr: self._repo_function(expr, module))
 
     def _wrapper_called(self, node: ast.AST | None, definition: Definition | None) -> FunctionNode | None:
         """The wrapper a repo decorator puts in place of the function ``node`` defines, if it does."""
@@ -703,7 +775,24 @@ def _assigned_value(state: _State, name: str) -> ast.expr | None:
     return bound[0].value if len(bound) == 1 and bound[0].kind == "assign" else None
 
 
-def _loaded_names(value: ast.expr | None) -> set[str]:
+def _deciding_names(value: ast.expr) -> set[str]:
+    """The names whose bindings decide whether ``value`` is callable (a call's callee, an alias's root):
+    a container display or a comprehension is never callable, whatever names it holds."""
+    if isinstance(value, ast.Call):
+        return _deciding_names(value.func)
+    if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)):
+        root: ast.expr = value
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        return _deciding_names(root) if not isinstance(root, ast.Name) else {root.id}
+    if isinstance(value, ast.IfExp):
+        return _deciding_names(value.body) | _deciding_names(value.orelse)
+    if isinstance(value, ast.BoolOp):
+        return set().union(*(_deciding_names(operand) for operand in value.values))
+    return set()
+
+
+def _loaded_names(value: ast.AST | None) -> set[str]:
     if value is None:
         return set()
     return {node.id for node in ast.walk(value) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}

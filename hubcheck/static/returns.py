@@ -28,9 +28,9 @@ def return_kind(entry: EntryPoint) -> str | None:
         return OBJECT if entry.kind in (EntryPointKind.CLASS, EntryPointKind.IMPORTED, EntryPointKind.ALIAS) else None
     if isinstance(node, ast.Lambda):
         return _literal_kind(node.body)
-    if entry.kind is EntryPointKind.PARTIAL or _is_generator(node):
+    if entry.kind is EntryPointKind.PARTIAL or is_generator(node):
         return None
-    kinds = {_literal_kind(value) if value is not None else "None" for value in _returned_values(node)}
+    kinds = {_literal_kind(value) if value is not None else "None" for value in returned_values(node)}
     if not kinds:
         return "None"
     return kinds.pop() if len(kinds) == 1 else None
@@ -66,11 +66,51 @@ def _own_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast
             pending.extend(ast.iter_child_nodes(node))
 
 
-def _returned_values(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.expr | None]:
+def returned_values(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.expr | None]:
+    """What each ``return`` of the function's own body hands back (None for a bare ``return``)."""
     for node in _own_nodes(function):
         if isinstance(node, ast.Return):
             yield node.value
 
 
-def _is_generator(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def local_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, list[ast.expr | None]]:
+    """Each name local to the function, with every value its own body binds it to.
+
+    A value is None where the binding is not a plain ``name = value`` (a parameter, a loop target,
+    an unpacking, an import, ``global``/``nonlocal`` left aside): what the name holds there is unknown.
+    """
+    arguments = function.args
+    names: dict[str, list[ast.expr | None]] = {
+        arg.arg: [None] for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                    *filter(None, (arguments.vararg, arguments.kwarg)))}
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            names.setdefault(node.targets[0].id, []).append(node.value)
+            continue
+        if isinstance(node, ast.Assign):
+            node_targets: list[ast.expr] = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr)):
+            node_targets = [node.target]
+        else:
+            node_targets = []
+        for target in node_targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name):
+                    names.setdefault(name.id, []).append(None)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.setdefault((alias.asname or alias.name).partition(".")[0], []).append(None)
+        elif isinstance(node, (*FUNCTION_NODES[:2], ast.ClassDef)):
+            names.setdefault(node.name, []).append(None)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                for name in ast.walk(item.optional_vars) if item.optional_vars else ():
+                    if isinstance(name, ast.Name):
+                        names.setdefault(name.id, []).append(None)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.setdefault(node.name, []).append(None)
+    return names
+
+
+def is_generator(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in _own_nodes(function))

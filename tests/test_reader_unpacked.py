@@ -1,0 +1,36 @@
+"""Names unpacked from a hubconf function's tuple: decided from its returns where they are displays."""
+
+from pathlib import Path
+
+from hubcheck.static.reader import read_hubconf
+
+
+def _model(tmp_path: Path, source: str):
+    (tmp_path / "hubconf.py").write_text(source, encoding="utf-8")
+    return read_hubconf(tmp_path)
+
+
+def test_unpacked_function_and_constant_are_told_apart(tmp_path):
+    model = _model(tmp_path, (
+        "def build():\n"
+        "    return 1\n"
+        "def _pair():\n"
+        "    table = {'a': 1}\n"
+        "    return build, table\n"
+        "factory, table = _pair()\n"
+    ))
+    assert sorted(e.name for e in model.entrypoints) == ["build", "factory"]
+    assert not [u for u in model.uncertain if u.name in ("factory", "table")]
+
+
+def test_a_local_shadowing_a_module_name_keeps_the_name_unknown(tmp_path):
+    """Inside _pair, `build` is its parameter, not the module's function: not decided from the global."""
+    model = _model(tmp_path, (
+        "def build():\n"
+        "    return 1\n"
+        "def _pair(build=None):\n"
+        "    return build, 2\n"
+        "made, two = _pair()\n"
+    ))
+    assert "made" in {u.name for u in model.uncertain}
+    assert "two" not in {u.name for u in model.uncertain}
