@@ -34,3 +34,13 @@ def test_a_local_shadowing_a_module_name_keeps_the_name_unknown(tmp_path):
     ))
     assert "made" in {u.name for u in model.uncertain}
     assert "two" not in {u.name for u in model.uncertain}
+
+
+def test_path_members_outside_pathlibs_are_still_unknown(tmp_path):
+    """`.parents[0]` of something that is not a pathlib path may be anything."""
+    model = _model(tmp_path, (
+        "import mylib\n"
+        "base = mylib.Path(__file__).parents[0]\n"
+        "listing = mylib.Path(__file__).glob('*')\n"
+    ))
+    assert {u.name for u in model.uncertain} == {"base", "listing"}

@@ -76,6 +76,14 @@ _NON_CALLABLE_FACTORIES = frozenset({
 })
 _CALLABLE_FACTORIES = frozenset({"partial", "namedtuple", "NewType", "lru_cache", "cache"})
 _MODULE_BASE_NAMES = frozenset({"Module", "nn.Module", "torch.nn.Module"})
+# pathlib: the classes, the members of a path that give another path, and those that give a string
+# or a tuple of strings; enough to follow `Path(__file__).resolve().parents[0]` to a value that is not callable.
+_PATH_CLASSES = frozenset({"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.WindowsPath",
+                           "pathlib.PurePosixPath", "pathlib.PureWindowsPath"})
+_PATH_METHODS = frozenset({"absolute", "resolve", "expanduser", "with_name", "with_suffix", "with_stem",
+                           "joinpath", "relative_to", "with_segments"})
+_PATH_CLASS_METHODS = frozenset({"home", "cwd"})
+_PATH_ATTRIBUTES = frozenset({"parent", "name", "stem", "suffix", "suffixes", "parts", "anchor", "drive", "root"})
 
 # How many names to follow through `a = b` and `x += 1` before calling a value unknown: real hubconfs
 # chain one or two, and each name followed costs stack frames, so a generated chain of thousands
@@ -470,6 +478,8 @@ class _Reader:
             verdicts = {self._callability(ref, hops + 1) for ref in bound}
             verdict = verdicts.pop() if len(verdicts) == 1 and _UNBOUND not in refs else Callability.UNKNOWN
             return verdict, EntryPointKind.ALIAS, None
+        if self._is_path_member(value, env, hops):
+            return Callability.NOT_CALLABLE, None, None
         if isinstance(value, ast.Attribute):
             _, info, _ = self._resolve(value, env)
             return (info.callability if info else Callability.UNKNOWN), EntryPointKind.ALIAS, info
@@ -485,6 +495,43 @@ class _Reader:
                               ast.Compare, ast.UnaryOp)):
             return Callability.NOT_CALLABLE, None, None
         return Callability.UNKNOWN, None, None
+
+    def _is_path_member(self, value: ast.expr, env: Mapping[str, frozenset], hops: int) -> bool:
+        """Whether ``value`` is a path, or a part of one, reached from a pathlib path through members that
+        give paths (``Path(__file__).absolute().parents[0]``, ``Path.home() / "x"``, ``WEIGHTS.parent.name``)."""
+        steps = 0
+        while True:
+            if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Attribute) \
+                    and value.value.attr == "parents":
+                value = value.value.value
+            elif isinstance(value, ast.Attribute) and value.attr in _PATH_ATTRIBUTES:
+                value = value.value
+            elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                    and value.func.attr in _PATH_METHODS:
+                value = value.func.value
+            elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div):
+                value = value.left
+            else:
+                break
+            steps += 1
+        return steps > 0 and self._is_path(value, env, hops)
+
+    def _is_path(self, value: ast.expr, env: Mapping[str, frozenset], hops: int) -> bool:
+        """Whether ``value`` is a pathlib path: a call of the class (``Path.home()`` too), a path member,
+        or a name bound once to one of those."""
+        if hops > _MAX_NAME_HOPS:
+            return False
+        if isinstance(value, ast.Name):
+            refs = env.get(value.id, frozenset())
+            ref = next(iter(refs)) if len(refs) == 1 else None
+            return ref is not None and ref.kind == "assign" and ref.value is not None \
+                and self._is_path(ref.value, ref.env, hops + 1)
+        if not isinstance(value, ast.Call):
+            return self._is_path_member(value, env, hops + 1)
+        func = value.func
+        if isinstance(func, ast.Attribute) and func.attr in _PATH_CLASS_METHODS:
+            func = func.value
+        return self._resolve(func, env)[0] in _PATH_CLASSES or self._is_path_member(value, env, hops + 1)
 
     def _describe_call(self, call: ast.Call, env: Mapping[str, frozenset],
                        ) -> tuple[Callability, EntryPointKind | None, NameInfo | None]:
