@@ -11,6 +11,7 @@ from hubcheck.rules import (  # noqa: F401
     import_time,
     package_installs,
     suppression,
+    weights_flags,
 )
 from hubcheck.rules.base import Rule, registered_rules, retired_rules
 

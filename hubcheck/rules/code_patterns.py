@@ -709,7 +709,8 @@ def unguarded_cuda(ctx: LintContext):
         \"\"\"DeepLab; `pretrained` loads the weights, `device` is where they go (a GPU when there is one).\"\"\"
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         model = DeepLab()
-        model.load_state_dict(torch.load(WEIGHTS, map_location=device, weights_only=True))
+        if pretrained:
+            model.load_state_dict(torch.load(WEIGHTS, map_location=device, weights_only=True))
         return model.to(device).eval()
     ```
 

@@ -38,6 +38,18 @@ def replacing_wrapper(function: FunctionNode, resolve: Resolve) -> FunctionNode 
     return current
 
 
+def hands_back_unchanged(decorator: ast.expr, resolve: Resolve) -> bool:
+    """Whether ``decorator`` is one of the repo's registries: the function receiving the decorated one (``@name``'s,
+    or what ``@factory(...)`` returns) gives back its first parameter in every ``return``, so no wrapper runs."""
+    decorating = _decorator_function(decorator, resolve)
+    if decorating is None:
+        return False
+    parameters = decorating.args.posonlyargs + decorating.args.args
+    returns = [node for node in _own_nodes(decorating) if isinstance(node, ast.Return)]
+    return bool(parameters and returns) and all(
+        isinstance(node.value, ast.Name) and node.value.id == parameters[0].arg for node in returns)
+
+
 def _decorator_function(decorator: ast.expr, resolve: Resolve) -> FunctionNode | None:
     """The function that receives the decorated one: ``@name``'s function, or what ``@factory(...)`` returns."""
     if not isinstance(decorator, ast.Call):
