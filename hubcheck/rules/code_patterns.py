@@ -824,7 +824,8 @@ def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chai
     if check_hash is None or is_constant(check_hash, False):
         return {"problem": "downloads weights without check_hash=True: a truncated or replaced file is loaded unchecked",
                 "remedy": "name the file `<name>-<first 8+ hex digits of its sha256>.<ext>` and pass `check_hash=True`"}
-    if not is_constant(check_hash, True):
+    # An entry point's `check_hash=True` parameter passed on is what the default call sets (animegan2's generator).
+    if not is_constant(check_hash, True) and not is_constant(names.parameter_default(check_hash, chain), True):
         return None
     file_name = argument(call, 5, "file_name")
     if file_name is MAYBE:

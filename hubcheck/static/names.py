@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hubcheck.static.syntax import (
@@ -245,12 +246,14 @@ class FileNames:
 
     # -- literal strings ------------------------------------------------------------
 
-    def literal(self, expr: ast.expr, chain: tuple[ast.AST, ...], depth: int = 0) -> str | None:
+    def literal(self, expr: ast.expr, chain: tuple[ast.AST, ...], depth: int = 0,
+                bound: Mapping[str, str] | None = None) -> str | None:
         """The string an expression always evaluates to, or None when it depends on anything at run time.
 
         Follows f-strings, ``+``, ``os.path.join``, ``Path(...)``, ``/`` and
         names bound once to such an expression; anything involving ``__file__``,
         a parameter, the environment or any other call is not a literal.
+        ``bound`` gives a comprehension's loop variables the value of the element at hand.
         """
         if depth > 8:
             return None
@@ -259,35 +262,39 @@ class FileNames:
         if isinstance(expr, ast.JoinedStr):
             parts = []
             for value in expr.values:
-                part = self.literal(value.value if isinstance(value, ast.FormattedValue) else value, chain, depth + 1)
+                part = self.literal(value.value if isinstance(value, ast.FormattedValue) else value, chain, depth + 1,
+                                    bound)
                 if part is None:
                     return None
                 parts.append(part)
             return "".join(parts)
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Div)):
-            left = self.literal(expr.left, chain, depth + 1)
+            left = self.literal(expr.left, chain, depth + 1, bound)
             if left is None:
                 return None
-            right = self.literal(expr.right, chain, depth + 1)
+            right = self.literal(expr.right, chain, depth + 1, bound)
             if right is None:
                 return None
             return left + right if isinstance(expr.op, ast.Add) else posixpath.join(left, right)
         if isinstance(expr, ast.Name):
+            if bound and expr.id in bound:
+                return bound[expr.id]
             found = self.single_value(expr.id, chain, expr.lineno)
             return self.literal(found[0], found[1], depth + 1) if found else None
         if isinstance(expr, ast.Call) and not expr.keywords:
-            return self._literal_call(expr, chain, depth)
+            return self._literal_call(expr, chain, depth, bound)
         return None
 
-    def _literal_call(self, call: ast.Call, chain: tuple[ast.AST, ...], depth: int) -> str | None:
+    def _literal_call(self, call: ast.Call, chain: tuple[ast.AST, ...], depth: int,
+                      bound: Mapping[str, str] | None) -> str | None:
         if isinstance(call.func, ast.Attribute) and call.func.attr == "joinpath":
-            base = self.literal(call.func.value, chain, depth + 1)
-            parts = _every_known([self.literal(arg, chain, depth + 1) for arg in call.args])
+            base = self.literal(call.func.value, chain, depth + 1, bound)
+            parts = _every_known([self.literal(arg, chain, depth + 1, bound) for arg in call.args])
             return None if base is None or parts is None else posixpath.join(base, *parts)
         name = self.qualified(call.func)
         if name not in ("os.path.join", "pathlib.Path", "str", "os.fspath", "os.path.normpath"):
             return None
-        parts = _every_known([self.literal(arg, chain, depth + 1) for arg in call.args])
+        parts = _every_known([self.literal(arg, chain, depth + 1, bound) for arg in call.args])
         if parts is None or any(isinstance(arg, ast.Starred) for arg in call.args):
             return None
         if not parts:
@@ -296,22 +303,97 @@ class FileNames:
             return posixpath.normpath(parts[0])
         return posixpath.join(*parts)
 
-    def literal_candidates(self, expr: ast.expr, chain: tuple[ast.AST, ...]) -> list[str]:
-        """Every string ``expr`` may be: its literal value, or for ``TABLE[key]`` on a literal dict, its values."""
+    def literal_candidates(self, expr: ast.expr, chain: tuple[ast.AST, ...], depth: int = 0) -> list[str]:
+        """Every string ``expr`` may be, as far as the source says: its literal value; for ``TABLE[key]`` or
+        ``TABLE.get(key, default)`` on a literal dict (a display, or a comprehension over a literal list), the
+        value under a literal key, else every value; for a name bound several times, what each binding gives."""
+        if depth > 8:
+            return []
         value = self.literal(expr, chain)
         if value is not None:
             return [value]
-        if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name):
-            table, owner = self.single_value(expr.value.id, chain, expr.lineno) or (None, ())
-            if isinstance(table, ast.Dict):
-                key = self.literal(expr.slice, chain)
-                if key is not None:
-                    for dict_key, dict_value in zip(table.keys, table.values, strict=True):
-                        if dict_key is not None and self.literal(dict_key, owner) == key:
-                            return [v] if (v := self.literal(dict_value, owner)) is not None else []
-                    return []
-                return [v for v in (self.literal(item, owner) for item in table.values) if v is not None]
-        return []
+        if isinstance(expr, ast.Name):
+            found = self.bindings(expr.id, chain)
+            if found is None:
+                return []
+            stores, owner = found
+            return list(dict.fromkeys(candidate for stored, _ in stores if stored is not None
+                                      for candidate in self.literal_candidates(stored, owner, depth + 1)))
+        table_key = _table_lookup(expr)
+        if table_key is None:
+            return []
+        table_expr, key_expr, default = table_key
+        table, owner = self.single_value(table_expr.id, chain, expr.lineno) or (None, ())
+        entries = self._table_entries(table, owner) if table is not None else None
+        if entries is None:
+            return []
+        fallback = self.literal_candidates(default, chain, depth + 1) if default is not None else []
+        key = self.literal(key_expr, chain)
+        if key is not None:
+            given = [v for k, v in entries if k == key]
+            return [v for v in given[:1] if v is not None] if given else fallback
+        return list(dict.fromkeys([*(v for _, v in entries if v is not None), *fallback]))
+
+    def _table_entries(self, table: ast.expr, owner: tuple[ast.AST, ...]) -> list[tuple[str | None, str | None]] | None:
+        """The (key, value) strings of a literal dict: a display, or ``{k: f"..." for k in [...]}`` over a
+        list or tuple of strings; None for anything else. An entry the source does not spell is None."""
+        if isinstance(table, ast.Dict):
+            return [(self.literal(k, owner) if k is not None else None, self.literal(v, owner))
+                    for k, v in zip(table.keys, table.values, strict=True)]
+        if not isinstance(table, ast.DictComp) or len(table.generators) != 1:
+            return None
+        generator = table.generators[0]
+        if generator.ifs or generator.is_async or not isinstance(generator.target, ast.Name) \
+                or not isinstance(generator.iter, (ast.List, ast.Tuple)):
+            return None
+        items = _every_known([self.literal(item, owner) for item in generator.iter.elts])
+        if items is None:
+            return None
+        entries = []
+        for item in items:
+            bound = {generator.target.id: item}
+            entries.append((self.literal(table.key, owner, bound=bound), self.literal(table.value, owner, bound=bound)))
+        return entries
+
+    def parameter_default(self, expr: ast.expr | None, chain: tuple[ast.AST, ...]) -> ast.expr | None:
+        """The default of the parameter ``expr`` names, when it is a parameter of a function of ``chain`` that
+        its body never rebinds: what the name holds when the caller leaves it out. None otherwise."""
+        if not isinstance(expr, ast.Name):
+            return None
+        for function in chain:
+            scope = self.scope(function)
+            if expr.id in scope.declared_global:
+                return None
+            if expr.id in scope.declared_nonlocal:
+                continue
+            if expr.id in scope.params:
+                return None if expr.id in scope.stores else _default_of(function, expr.id)
+            if expr.id in scope.stores:
+                return None
+        return None
+
+
+def _table_lookup(expr: ast.expr) -> tuple[ast.Name, ast.expr, ast.expr | None] | None:
+    """``TABLE[key]`` or ``TABLE.get(key)`` / ``TABLE.get(key, default)``: the table's name, the key, the default."""
+    if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name):
+        return expr.value, expr.slice, None
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "get" \
+            and isinstance(expr.func.value, ast.Name) and not expr.keywords and 1 <= len(expr.args) <= 2 \
+            and not any(isinstance(arg, ast.Starred) for arg in expr.args):
+        return expr.func.value, expr.args[0], (expr.args[1] if len(expr.args) == 2 else None)
+    return None
+
+
+def _default_of(function: ast.AST, name: str) -> ast.expr | None:
+    if not isinstance(function, FUNCTION_NODES):
+        return None
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    for arg, default in (*zip(positional, defaults, strict=True), *zip(args.kwonlyargs, args.kw_defaults, strict=True)):
+        if arg.arg == name:
+            return default
+    return None
 
 
 def _every_known(parts: list[str | None]) -> list[str] | None:
