@@ -801,6 +801,57 @@ def _has_hash_suffix(file_name: str) -> bool:
 _URLRETRIEVE = "urllib.request.urlretrieve"
 
 
+# requests' fetch, where the caller writes the body to a file itself (yolov6's download_ckpt, coqui TTS's zips).
+_REQUESTS_GET = "requests.get"
+
+
+# A call whose name says it checks a digest: `.hexdigest()`, imgclsmob's `_check_sha1(fname, sha1_hash)`.
+_VERIFIES = re.compile(r"digest|sha\d|sha_|md5|hash", re.IGNORECASE)
+
+
+def _response_name(call: ast.Call, ancestors: tuple[ast.AST, ...]) -> str | None:
+    """The name a ``requests.get(...)`` response is bound to: ``r = requests.get(...)`` or ``with ... as r``."""
+    parent = ancestors[-1] if ancestors else None
+    target: ast.expr | None = None
+    if isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1:
+        target = parent.targets[0]
+    elif isinstance(parent, (ast.With, ast.withitem)):
+        items = parent.items if isinstance(parent, ast.With) else [parent]
+        target = next((item.optional_vars for item in items if item.context_expr is call), None)
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _writes_response_to_file(function: ast.AST, response: str, names: FileNames) -> bool:
+    """Whether ``function`` writes the body of the response named ``response`` to a file: ``f.write(r.content)``,
+    ``f.write(chunk)`` in ``for chunk in r.iter_content(...)``, ``shutil.copyfileobj(r.raw, f)``; and checks no
+    digest on the way (no ``hashlib`` call, no call named for a hash: ``.hexdigest()``, ``_check_sha1``)."""
+    def body_of(node: ast.expr) -> bool:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "read":
+            node = node.func.value  # r.raw.read()
+        return (isinstance(node, ast.Attribute) and node.attr in ("content", "raw")
+                and isinstance(node.value, ast.Name) and node.value.id == response)
+
+    chunks: set[str] = set()
+    for node in ast.walk(function):
+        if (isinstance(node, ast.For) and isinstance(node.target, ast.Name) and isinstance(node.iter, ast.Call)
+                and isinstance(node.iter.func, ast.Attribute) and node.iter.func.attr in ("iter_content", "iter_lines")
+                and isinstance(node.iter.func.value, ast.Name) and node.iter.func.value.id == response):
+            chunks.add(node.target.id)
+    writes = False
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call):
+            continue
+        called = names.qualified(node.func) or dotted_name(node.func) or ""
+        if called.startswith("hashlib.") or _VERIFIES.search(called.rpartition(".")[2]):
+            return False
+        if (isinstance(node.func, ast.Attribute) and node.func.attr == "write" and node.args
+                and (body_of(node.args[0]) or (isinstance(node.args[0], ast.Name) and node.args[0].id in chunks))):
+            writes = True
+        if called == "shutil.copyfileobj" and node.args and body_of(node.args[0]):
+            writes = True
+    return writes
+
+
 def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chain) -> dict | None:
     """The message arguments when a download's integrity is not checked, else None."""
     if name == _URLRETRIEVE:
@@ -843,6 +894,19 @@ def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chai
                        "so torch.hub checks nothing",
             "remedy": f"rename the file to put its sha256 prefix before the extension "
                       f"(`{_hashed_example(unhashed)}`) and update the URL"}
+
+
+def _unchecked_response(call: ast.Call, names: FileNames, ancestors: tuple[ast.AST, ...], chain) -> dict | None:
+    """The message arguments when a ``requests.get`` response is written to a file with no digest taken."""
+    response = _response_name(call, ancestors)
+    if not chain or response is None or not _writes_response_to_file(chain[0], response, names):
+        return None
+    if _downloads_a_config_file(call, names, chain, target=(0, "url")):
+        return None
+    return {"problem": "downloads a file that nothing checks (the response is written out as it comes, with no "
+                       "hash, and an interrupted download leaves a partial file that is used next time)",
+            "remedy": "download it with `torch.hub.download_url_to_file(url, dst, hash_prefix=...)`, which "
+                      "checks the sha256 prefix and moves the file into place only when complete"}
 
 
 # A model index or config (silero's `latest_silero_models.yml`) says where the weights are; it is not
@@ -919,8 +983,10 @@ def unchecked_weights_download(ctx: LintContext):
     Flags `load_state_dict_from_url` (torch.hub and model_zoo spellings)
     without `check_hash=True` (keyword or 5th positional argument),
     `download_url_to_file` without `hash_prefix` (keyword or 3rd
-    positional), and every `urllib.request.urlretrieve` (which takes no
-    hash at all), unless the URL or target names a config or index file
+    positional), every `urllib.request.urlretrieve` (which takes no
+    hash at all), and every `requests.get` whose response the same function
+    writes to a file (`f.write(r.content)`, chunks of `r.iter_content()`,
+    `shutil.copyfileobj(r.raw, f)`) without a `hashlib` digest, unless the URL or target names a config or index file
     (`.yml`, `.yaml`, `.json`, `.toml`, `.cfg`, `.ini`) or a font (`.ttf`,
     `.otf`), which are not weights; a name built at run time is followed to
     its last part, through a single binding or a parameter's default
@@ -954,8 +1020,14 @@ def unchecked_weights_download(ctx: LintContext):
     - https://pytorch.org/docs/stable/hub.html#torch.hub.load_state_dict_from_url
     - torch/hub.py `HASH_REGEX = re.compile(r'-([a-f0-9]*)\\.')`
     """
-    for unit, call, callee in ctx.calls_to(DOWNLOAD_URL_TO_FILE, LOAD_STATE_DICT_FROM_URL, _URLRETRIEVE):
+    for unit, call, callee in ctx.calls_to(DOWNLOAD_URL_TO_FILE, LOAD_STATE_DICT_FROM_URL, _URLRETRIEVE,
+                                           _REQUESTS_GET):
         names = ctx.names(unit.path)
-        found = _unchecked_download(call, callee, names, enclosing_functions(ctx.ancestors(unit, call)))
+        ancestors = ctx.ancestors(unit, call)
+        chain = enclosing_functions(ancestors)
+        if callee == _REQUESTS_GET:
+            found = _unchecked_response(call, names, ancestors, chain)
+        else:
+            found = _unchecked_download(call, callee, names, chain)
         if found is not None:
             yield _at(unit, call, {"call": ast.unparse(call.func), **found})
