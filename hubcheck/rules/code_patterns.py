@@ -799,6 +799,9 @@ def _has_hash_suffix(file_name: str) -> bool:
 
 # urllib's download to a file: no hash, no size check, and an interrupted download leaves a partial file behind.
 _URLRETRIEVE = "urllib.request.urlretrieve"
+# The fix for a download that checks nothing, urllib's or requests'.
+_CHECKED_DOWNLOAD = ("download it with `torch.hub.download_url_to_file(url, dst, hash_prefix=...)`, which "
+                     "checks the sha256 prefix and moves the file into place only when complete")
 
 
 # requests' fetch, where the caller writes the body to a file itself (yolov6's download_ckpt, coqui TTS's zips).
@@ -859,8 +862,7 @@ def _unchecked_download(call: ast.Call, name: str | None, names: FileNames, chai
             return None
         return {"problem": "downloads a file that nothing checks (urlretrieve takes no hash, and an interrupted "
                            "download leaves a partial file that is used next time)",
-                "remedy": "download it with `torch.hub.download_url_to_file(url, dst, hash_prefix=...)`, which "
-                          "checks the sha256 prefix and moves the file into place only when complete"}
+                "remedy": _CHECKED_DOWNLOAD}
     if name == DOWNLOAD_URL_TO_FILE:
         if _downloads_a_config_file(call, names, chain):
             return None
@@ -905,8 +907,7 @@ def _unchecked_response(call: ast.Call, names: FileNames, ancestors: tuple[ast.A
         return None
     return {"problem": "downloads a file that nothing checks (the response is written out as it comes, with no "
                        "hash, and an interrupted download leaves a partial file that is used next time)",
-            "remedy": "download it with `torch.hub.download_url_to_file(url, dst, hash_prefix=...)`, which "
-                      "checks the sha256 prefix and moves the file into place only when complete"}
+            "remedy": _CHECKED_DOWNLOAD}
 
 
 # A model index or config (silero's `latest_silero_models.yml`) says where the weights are; it is not
