@@ -44,3 +44,19 @@ def test_path_members_outside_pathlibs_are_still_unknown(tmp_path):
         "listing = mylib.Path(__file__).glob('*')\n"
     ))
     assert {u.name for u in model.uncertain} == {"base", "listing"}
+
+
+def test_uncertainty_names_the_binding_that_decides(tmp_path):
+    """fairseq's `try: from setuptools import sandbox` leaves the name unbound otherwise: an unbound name is never
+    listed, so the import alone decides, and the reason says so; an unpacking names what it unpacks."""
+    model = _model(tmp_path, (
+        "try:\n"
+        "    from setuptools import sandbox\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "import data\n"
+        "x, y = data.train[0]\n"
+    ))
+    reasons = {u.name: u.reason for u in model.uncertain}
+    assert reasons["sandbox"].startswith("cannot tell statically whether sandbox imported from setuptools is callable")
+    assert reasons["x"] == "x is unpacked from data.train[0], whose items are decided at run time"

@@ -615,6 +615,11 @@ class _Reader:
         bound = [b for b in bindings if b is not _UNBOUND]
         if any(b.kind == "loop" for b in bound):
             return f"{name} is bound by a for loop, so its value is decided at run time"
+        undecided = [b for b in bound if self._callability(b) is not Callability.NOT_CALLABLE]
+        if len(undecided) == 1 and (len(bound) > 1 or _UNBOUND in bindings) \
+                and self._callability(undecided[0]) is Callability.UNKNOWN:
+            # The other paths leave it unbound or not callable: only this binding's value decides.
+            return self._uncertainty_reason(name, frozenset(undecided))
         if len(bound) > 1 or _UNBOUND in bindings:
             return f"{name} is bound conditionally, so whether torch.hub.list shows it depends on run time"
         binding = bound[0]
@@ -623,9 +628,9 @@ class _Reader:
             info = self._describe(binding)[2]
             note = f" ({info.note})" if info and info.note else ""
             return f"cannot tell statically whether {original} imported from {module} is callable{note}"
-        value = ast.unparse(binding.value) if binding.value is not None else "..."
-        if len(value) > 60:
-            value = value[:57] + "..."
+        if binding.unpacked is not None:
+            return f"{name} is unpacked from {_shortened(binding.unpacked[0])}, whose items are decided at run time"
+        value = _shortened(binding.value) if binding.value is not None else "..."
         return f"{name} = {value} is decided at run time"
 
     # -- describing entry points ------------------------------------------------------------
@@ -820,6 +825,11 @@ def _assigned_value(state: _State, name: str) -> ast.expr | None:
     """The value of a name bound by exactly one plain assignment so far, else None."""
     bound = [b for b in state.get(name, frozenset()) if b is not _UNBOUND]
     return bound[0].value if len(bound) == 1 and bound[0].kind == "assign" else None
+
+
+def _shortened(value: ast.expr) -> str:
+    text = ast.unparse(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _deciding_names(value: ast.expr) -> set[str]:
