@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,15 @@ class Severity(str, enum.Enum):
     @property
     def fails(self) -> bool:
         return self is not Severity.INFO
+
+
+def notebook_place(cell: int, line: int) -> str:
+    """How a finding in a notebook names its place, having no line of the file: ``cell 12, line 3``, the cell
+    counted among all the notebook's cells and the line within its source, as Jupyter shows them."""
+    return f"cell {cell}, line {line}"
+
+
+_NOTEBOOK_PLACE = re.compile(r"\bcell (\d+), line (\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,11 @@ class Finding:
     """What is wrong regardless of where: stable across line moves (see :mod:`hubcheck.baseline`)."""
 
     def sort_key(self) -> tuple:
-        return (self.path, self.line or 0, self.column or 0, self.code, self.message)
+        """Path, then place: the line and column, or in a notebook the cell and its line, as numbers (cell 2
+        before cell 12), then the rule."""
+        place = _NOTEBOOK_PLACE.search(self.message) if self.line is None else None
+        in_notebook = (int(place[1]), int(place[2])) if place is not None else (0, 0)
+        return (self.path, self.line or 0, self.column or 0, in_notebook, self.code, self.message)
 
     def to_json(self) -> dict[str, Any]:
         return {

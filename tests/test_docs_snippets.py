@@ -11,6 +11,8 @@ import git
 import pytest
 
 from hubcheck.lint import lint_repo
+from hubcheck.report.rendering import render_report
+from hubcheck.results import Report
 from hubcheck.static import snippets
 from hubcheck.static.snippets import hub_calls
 from tests.helpers import write_repo
@@ -23,9 +25,9 @@ def resnet(pretrained=False):
     """A model.
 
     Args:
-        pretrained: unused.
+        pretrained: handed back as the model, a stand-in.
     """
-    return None
+    return pretrained
 '''
 
 
@@ -93,7 +95,9 @@ def test_a_notebook_call_is_placed_by_its_cell_and_markdown_cells_are_read(tmp_p
     assert [(call.entrypoint, call.line, call.cell) for call in hub_calls(repo, None)] == [
         ("resnet", None, 2), ("vgg", None, 3)]
     messages = sorted(f.message for f in lint_repo(repo, select=("HUB403",)).findings)
-    assert [message.split(" call ")[0] for message in messages] == ["the docs (cell 2)", "the docs (cell 3)"]
+    # The line within the cell: the code cell's second line, the markdown cell's third (after "Or:" and the fence).
+    assert [message.split(" call ")[0] for message in messages] == ["the docs (cell 2, line 2)",
+                                                                     "the docs (cell 3, line 3)"]
     readme = write_repo(tmp_path / "plain", {"hubconf.py": HUBCONF, "README.md": _readme(
         'm = torch.hub.load("acme/zoo", "resnet")')})
     [finding] = lint_repo(readme, select=("HUB403",)).findings
@@ -155,3 +159,23 @@ def test_commented_out_calls_and_placeholder_repos_are_not_flagged(tmp_path):
         'model = torch.hub.load("acme/zoo", "resnet")',
     )})
     assert _codes(repo) == ["README.md:6:HUB403"]
+
+
+def test_notebook_findings_come_in_the_notebooks_order_in_every_format(tmp_path):
+    # Cell 12 holds an unknown entry point (HUB401) on its line 3 and a prompting load on its line 1; cell 2 a
+    # prompting load: as text "cell 12" sorts before "cell 2", and HUB401 before HUB403 whatever the cell.
+    cells: list[dict] = [{"cell_type": "markdown", "source": [f"Step {number}\n"]} for number in range(1, 13)]
+    cells[1] = {"cell_type": "code", "source": ["m = torch.hub.load('acme/zoo', 'resnet')\n"]}
+    cells[11] = {"cell_type": "code", "source": ["m = torch.hub.load('acme/zoo', 'resnet')\n", "\n",
+                                                  "m = torch.hub.load('acme/zoo', 'resnt', trust_repo=True)\n"]}
+    repo = write_repo(tmp_path / "zoo", {"hubconf.py": HUBCONF,
+                                         "demo.ipynb": json.dumps({"cells": cells, "nbformat": 4})})
+    findings = lint_repo(repo, select=("HUB401", "HUB403")).findings
+    places = ["(cell 2, line 1)", "(cell 12, line 1)", "(cell 12, line 3)"]
+    assert [(f.code, next(p for p in places if p in f.message)) for f in findings] == [
+        ("HUB403", places[0]), ("HUB403", places[1]), ("HUB401", places[2])]
+    report = Report("lint", {"spec": str(repo)}, findings)
+    for format_name in ("text", "json", "github", "markdown", "sarif", "junit"):
+        rendered = render_report(report, format_name)
+        positions = [rendered.find(place) for place in places]
+        assert -1 not in positions and positions == sorted(positions), format_name

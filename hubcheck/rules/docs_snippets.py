@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from hubcheck.findings import Severity
+from hubcheck.findings import Severity, notebook_place
 from hubcheck.rules.base import Violation, rule
 from hubcheck.rules.context import LintContext
 from hubcheck.static.model import EntryPoint
@@ -21,8 +21,8 @@ TRUSTED_OWNERS = frozenset({"pytorch", "facebookresearch", "facebookincubator", 
 
 
 def _at(call: HubCall, args: dict, entrypoint: str | None = None) -> Violation:
-    # A notebook has no line to point at: the message names the cell instead.
-    cell = f" (cell {call.cell})" if call.cell is not None else ""
+    # A notebook has no line of the file to point at: the message names the cell and the line within it instead.
+    cell = f" ({notebook_place(call.cell, call.cell_line)})" if call.cell is not None and call.cell_line else ""
     return Violation(call.path, call.line, call.column, {**args, "cell": cell}, entrypoint)
 
 

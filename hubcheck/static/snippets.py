@@ -62,6 +62,9 @@ class HubCall:
     cell: int | None
     """In a notebook, the 1-based position of the cell among all its cells (markdown ones too),
     as a notebook's reader counts them; None elsewhere."""
+    cell_line: int | None
+    """In a notebook, the 1-based line of the call within its cell's source, as Jupyter numbers them; None
+    elsewhere."""
     function: str
     """``load``, ``help`` or ``list``."""
     repo: str | None
@@ -92,11 +95,11 @@ class HubCall:
 
 @dataclass(frozen=True)
 class _Block:
-    """Python text cut out of a document: line ``i`` of ``lines`` is line ``first_line + i`` of ``path``
-    (None: a notebook cell, which has no line of the file), and starts at column ``offsets[i]`` there."""
+    """Python text cut out of a document: line ``i`` of ``lines`` is line ``first_line + i`` of ``path`` (of
+    the cell's source, in a notebook, which has no line of the file), and starts at column ``offsets[i]`` there."""
 
     path: Path
-    first_line: int | None
+    first_line: int
     lines: tuple[str, ...]
     offsets: tuple[int, ...]
     cell: int | None = None
@@ -261,10 +264,10 @@ def _notebook_blocks(path: Path, text: str) -> list[_Block]:
         text = "".join(source) if isinstance(source, list) else source if isinstance(source, str) else ""
         if cell["cell_type"] == "markdown":
             # A fenced block in a markdown cell is documentation to copy, like the README's.
-            blocks += [replace(block, first_line=None, cell=number) for block in _markdown_blocks(path, text.splitlines())]
+            blocks += [replace(block, cell=number) for block in _markdown_blocks(path, text.splitlines())]
             continue
         lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines()]
-        blocks.append(replace(_block(path, None, lines), cell=number))
+        blocks.append(replace(_block(path, 0, lines), cell=number))
     return blocks
 
 
@@ -286,7 +289,7 @@ def _docstring_blocks(model: HubconfModel) -> Iterator[_Block]:
             yield _block(path, first.lineno - 1, first.value.value.splitlines())
 
 
-def _block(path: Path, line_before: int | None, lines: list[str]) -> _Block:
+def _block(path: Path, line_before: int, lines: list[str]) -> _Block:
     """Python text from document lines: doctest prompts stripped (their output dropped), then dedented."""
     if any(_PROMPT.match(line) for line in lines):
         kept = []
@@ -296,7 +299,7 @@ def _block(path: Path, line_before: int | None, lines: list[str]) -> _Block:
     else:
         kept = [(line, 0) for line in lines]
     margin = min((len(text) - len(text.lstrip()) for text, _ in kept if text.strip()), default=0)
-    return _Block(path, None if line_before is None else line_before + 1, tuple(text[margin:] for text, _ in kept),
+    return _Block(path, line_before + 1, tuple(text[margin:] for text, _ in kept),
                   tuple(offset + margin for _, offset in kept))
 
 
@@ -350,10 +353,11 @@ def _hub_calls(tree: ast.Module, block: _Block, first: int, stripped: int = 0) -
         index = first + node.lineno - 1
         offset = block.offsets[index] if index < len(block.offsets) else 0
         column = offset + node.col_offset + (stripped if node.lineno == 1 else 0) + 1
-        found.append(_hub_call(node, function, block.path,
-                               None if block.first_line is None else block.first_line + index,
-                               None if block.first_line is None else column, block.cell, strings))
-    return sorted(found, key=lambda call: (call.cell or 0, call.line or 0, call.column or 0))
+        line = block.first_line + index
+        # A notebook's calls are placed by cell and line within it; the file's own lines mean nothing there.
+        place = (None, None, block.cell, line) if block.cell is not None else (line, column, None, None)
+        found.append(_hub_call(node, function, block.path, place, strings))
+    return sorted(found, key=lambda call: (call.cell or 0, call.cell_line or 0, call.line or 0, call.column or 0))
 
 
 def _module_strings(tree: ast.Module) -> dict[str, str]:
@@ -366,8 +370,10 @@ def _module_strings(tree: ast.Module) -> dict[str, str]:
             if len(values) == 1 and isinstance(values[0], ast.Constant) and isinstance(values[0].value, str)}
 
 
-def _hub_call(call: ast.Call, function: str, path: Path, line: int | None, column: int | None, cell: int | None,
-              strings: dict[str, str]) -> HubCall:
+def _hub_call(call: ast.Call, function: str, path: Path,
+              place: tuple[int | None, int | None, int | None, int | None], strings: dict[str, str]) -> HubCall:
+    """``place`` is (line, column) of the file, or (cell, line within it) in a notebook; the other two None."""
+    line, column, cell, cell_line = place
     keywords = {keyword.arg: keyword.value for keyword in call.keywords if keyword.arg is not None}
     positional = list(call.args)
     repo_arg = positional[0] if positional else keywords.get("repo_or_dir" if function == "load" else "github")
@@ -376,7 +382,7 @@ def _hub_call(call: ast.Call, function: str, path: Path, line: int | None, colum
     trust = keywords.get("trust_repo")
     extra = positional[2:] if function == "load" else []
     return HubCall(
-        path=path, line=line, column=column, cell=cell, function=function,
+        path=path, line=line, column=column, cell=cell, cell_line=cell_line, function=function,
         repo=_string(repo_arg, strings), entrypoint=_string(model_arg, strings),
         source="github" if source_arg is None else _string(source_arg, strings),
         positional=len(extra),
