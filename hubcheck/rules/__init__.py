@@ -10,6 +10,7 @@ from hubcheck.rules import (  # noqa: F401
     hubconf_file,
     import_time,
     package_installs,
+    repo_paths,
     suppression,
     weights_flags,
 )
