@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,8 @@ _WEIGHTS_FLAGS = frozenset({
 _TRANSPARENT_LIBRARY_DECORATORS = frozenset({
     "timm.models.registry.register_model", "timm.models._registry.register_model", "timm.models.register_model",
 })
+# How a docstring says a parameter does nothing, on the parameter's own line.
+_IGNORED = r"(ignored|unused|not used|has no effect|no effect|does nothing|kept for compatibility)"
 # Calls through which a body hands its parameters on without naming them.
 _FRAME_READERS = frozenset({"locals", "vars", "eval", "exec"})
 
@@ -45,7 +48,9 @@ def entrypoint_ignores_weights_flag(ctx: LintContext) -> Iterator[Violation]:
     hands it on through `locals()` or `vars()`, or when a decorator that may read it wraps the
     function: any decorator but a registry that returns the function unchanged (timm's
     `register_model`, or one of the repo's own whose every `return` gives back its argument).
-    A stub (a body of only a docstring, `pass` or `...`, or one `raise NotImplementedError`) is exempt, as are leaked imports and
+    A flag the docstring says is ignored (`pretrained: ignored`, `unused`, `has no effect`) misleads no one
+    who reads torch.hub.help, and is exempt; so is a stub (a body of only a docstring, `pass` or `...`, or
+    one `raise NotImplementedError`), as are leaked imports and
     code from outside the repo.
 
     ## Why is this bad?
@@ -91,9 +96,15 @@ def entrypoint_ignores_weights_flag(ctx: LintContext) -> Iterator[Violation]:
             continue
         read = _names_read(function)
         for arg in _named_parameters(function):
-            if arg.arg in _WEIGHTS_FLAGS and arg.arg not in read:
+            if arg.arg in _WEIGHTS_FLAGS and arg.arg not in read and not _documented_as_ignored(entry.doc, arg.arg):
                 yield Violation(entry.definition.path, arg.lineno, arg.col_offset + 1,
                                 {"name": entry.name, "param": arg.arg}, entry.name)
+
+
+def _documented_as_ignored(doc: str | None, parameter: str) -> bool:
+    """Whether the docstring torch.hub.help shows says the flag does nothing (``pretrained: ignored``): a user
+    who reads it is not misled."""
+    return doc is not None and re.search(rf"\b{parameter}\b[^\n]*\b{_IGNORED}", doc, re.IGNORECASE) is not None
 
 
 def _called_function(entry: EntryPoint) -> FunctionNode | None:
