@@ -20,7 +20,7 @@ from hubcheck.static.optional_imports import (
 )
 from hubcheck.static.reach import CodeUnit
 from hubcheck.static.search_path import SYS_PATH_EDIT_NODES, edits_sys_path
-from hubcheck.static.syntax import in_try_body_handling_import_error
+from hubcheck.static.syntax import in_import_fallback, in_try_body_handling_import_error
 
 # Distributions whose import name differs from the name pip installs them by;
 # listing the pip name makes torch.hub's find_spec check fail for everyone.
@@ -234,7 +234,9 @@ def undeclared_import(ctx: LintContext):
     repo's own modules import when hubconf or an entry point runs them, is
     listed in `dependencies`. Standard-library modules, the repo's own modules,
     `torch` (torch.hub cannot run without it), imports guarded by
-    `except ImportError` or `with contextlib.suppress(ImportError)`, imports
+    `except ImportError` or `with contextlib.suppress(ImportError)`, the
+    fallback imported in such a handler after another package was tried
+    (`except ImportError: from mmengine import Config` after mmcv), imports
     in a branch that runs only when a check found the module (an
     `importlib.util.find_spec` test in the `if`, or a repo function the `if`
     calls that makes it or tries the import), and imports in the later
@@ -397,6 +399,7 @@ def _outside_imports(ctx: LintContext) -> Iterator[tuple[CodeUnit, ast.alias | a
         for module, where in modules:
             top = module.partition(".")[0]
             if (not top or top in _ALWAYS_PRESENT or is_stdlib(top) or ctx.index.is_local(top)
+                    or in_import_fallback(node, ancestors, top)
                     or checked_before_import(top, ancestors, node, ctx.names(unit.path), helpers(unit.path))):
                 continue
             yield unit, where, top

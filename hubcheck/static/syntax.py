@@ -45,6 +45,32 @@ def in_try_body_handling_import_error(node: ast.AST, ancestors: tuple[ast.AST, .
     return False
 
 
+def in_import_fallback(node: ast.AST, ancestors: tuple[ast.AST, ...], module: str) -> bool:
+    """Whether ``node``, an import of top-level ``module``, sits in a handler catching ImportError of a ``try``
+    whose body imports some other top-level module: ``try: from mmcv.utils import Config``
+    ``except ImportError: from mmengine import Config`` (YvanYin/Metric3D). The handler's import is the
+    alternative to the one tried, not a requirement of its own: users need one of the two, and declaring
+    the fallback would make torch.hub refuse the installs that have the first."""
+    for position, ancestor in enumerate(ancestors):
+        if not isinstance(ancestor, ast.Try):
+            continue
+        child = ancestors[position + 1] if position + 1 < len(ancestors) else node
+        if any(child is handler and handles_import_error(handler) for handler in ancestor.handlers):
+            tried = {top for stmt in ancestor.body for found in ast.walk(stmt) for top in _imported_tops(found)}
+            if tried - {module}:
+                return True
+    return False
+
+
+def _imported_tops(node: ast.AST) -> set[str]:
+    """The top-level names of the absolute imports ``node`` makes (none for a relative import)."""
+    if isinstance(node, ast.Import):
+        return {alias.name.partition(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        return {node.module.partition(".")[0]}
+    return set()
+
+
 # -- which branches torch.hub takes ---------------------------------------------------------
 
 def branch_taken(test: ast.expr) -> bool | None:
