@@ -35,9 +35,9 @@ _FRAME_READERS = frozenset({"locals", "vars", "eval", "exec"})
     code="HUB107",
     name="entrypoint-ignores-weights-flag",
     severity=Severity.ERROR,
-    message="entry point {name!r} takes {param!r} but never reads it: whatever a caller passes for it, the "
+    message="entry point {name!r} takes {param!r} but never reads it{detail}: whatever a caller passes for it, the "
             "model's weights stay the same, untrained unless something else loads them",
-    fix="load the weights when {param} is set, or raise (NotImplementedError, ValueError) when there are none",
+    fix="{remedy}",
 )
 def entrypoint_ignores_weights_flag(ctx: LintContext) -> Iterator[Violation]:
     """
@@ -50,8 +50,9 @@ def entrypoint_ignores_weights_flag(ctx: LintContext) -> Iterator[Violation]:
     `register_model`, or one of the repo's own whose every `return` gives back its argument).
     A flag the docstring says is ignored (`pretrained: ignored`, `unused`, `has no effect`) misleads no one
     who reads torch.hub.help, and is exempt; so is a stub (a body of only a docstring, `pass` or `...`, or
-    one `raise NotImplementedError`), as are leaked imports and
-    code from outside the repo.
+    one `raise NotImplementedError`), and leaked imports and code from outside the repo. An
+    entry point that spells its flag otherwise (`pretrain`) and takes a `**kwargs` it never reads
+    is reported at the `**kwargs`: `pretrained=True`, the usual spelling, vanishes there.
 
     ## Why is this bad?
     `torch.hub.load(repo, "convnext_small", pretrained=True)` then returns randomly initialised
@@ -98,7 +99,35 @@ def entrypoint_ignores_weights_flag(ctx: LintContext) -> Iterator[Violation]:
         for arg in _named_parameters(function):
             if arg.arg in _WEIGHTS_FLAGS and arg.arg not in read and not _documented_as_ignored(entry.doc, arg.arg):
                 yield Violation(entry.definition.path, arg.lineno, arg.col_offset + 1,
-                                {"name": entry.name, "param": arg.arg}, entry.name)
+                                {"name": entry.name, "param": arg.arg, "detail": "",
+                                 "remedy": f"load the weights when {arg.arg} is set, or raise (NotImplementedError, "
+                                           "ValueError) when there are none"}, entry.name)
+        swallowed = _swallowing_kwargs(function, read)
+        if swallowed is not None:
+            kwargs, spelling = swallowed
+            yield Violation(entry.definition.path, kwargs.lineno, kwargs.col_offset + 1,
+                            {"name": entry.name, "param": f"**{kwargs.arg}",
+                             "detail": f" (so pretrained=True, the usual spelling, vanishes there: this one is "
+                                       f"{spelling!r})",
+                             "remedy": f"raise TypeError for keywords {_function_name(function)} does not take, or "
+                                       f"accept pretrained as well as {spelling}"}, entry.name)
+
+
+def _function_name(function: FunctionNode) -> str:
+    return "the lambda" if isinstance(function, ast.Lambda) else function.name
+
+
+def _swallowing_kwargs(function: FunctionNode, read: set[str]) -> tuple[ast.arg, str] | None:
+    """The ``**kwargs`` that swallows ``pretrained=True`` unread, and the flag's own spelling, when the function
+    spells its weights flag otherwise (YvanYin/Metric3D's ``pretrain``) and never reads its ``**kwargs``."""
+    kwargs = function.args.kwarg
+    if kwargs is None or kwargs.arg in read:
+        return None
+    names = [arg.arg for arg in _named_parameters(function)]
+    if "pretrained" in names:
+        return None
+    spelling = next((name for name in names if "pretrain" in name.lower()), None)
+    return (kwargs, spelling) if spelling is not None else None
 
 
 def _documented_as_ignored(doc: str | None, parameter: str) -> bool:
