@@ -22,7 +22,7 @@ from torch.hub import load_state_dict_from_url
 
 
 def net(pretrained=True):
-    return torch.load("weights.pth", map_location="cpu", weights_only=True)
+    return torch.load("weights.pth", map_location="cpu", weights_only=True) if pretrained else None
 '''
 
 MARKER_HUBCONF = '''

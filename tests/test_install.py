@@ -76,7 +76,7 @@ def test_static_commands_work_without_torch_and_never_look_for_it(lint_only_site
     tagged = write_repo(tmp_path / "tagged", {"hubconf.py": (
         'dependencies = ["torch"]\n\n\ndef net(pretrained=False, width=64):\n'
         '    """A net.\n\n    Args:\n        pretrained: load weights.\n        width: its width.\n    """\n'
-        "    return None\n")})
+        "    return (pretrained, width)\n")})
     _git(tagged, "init", "-q")
     _git(tagged, "add", "hubconf.py")
     _git(tagged, "commit", "-qm", "v1")
