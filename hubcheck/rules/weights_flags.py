@@ -90,12 +90,17 @@ def entrypoint_ignores_weights_flag(ctx: LintContext) -> Iterator[Violation]:
         if function is None or id(function) in reported or entry.definition is None:
             continue
         reported.add(id(function))
-        if _is_stub(function) or _hands_on_frame(function):
+        names = [arg.arg for arg in _named_parameters(function)]
+        if not any(name in _WEIGHTS_FLAGS or "pretrain" in name.lower() for name in names):
+            continue  # no flag to ignore: the body is not walked (a zoo has a thousand entry points)
+        if _is_stub(function):
+            continue
+        read, hands_on_frame = _reads(function)
+        if hands_on_frame:
             continue
         if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _decorators_transparent(
                 ctx, entry.definition.path, function):
             continue
-        read = _names_read(function)
         for arg in _named_parameters(function):
             if arg.arg in _WEIGHTS_FLAGS and arg.arg not in read and not _documented_as_ignored(entry.doc, arg.arg):
                 yield Violation(entry.definition.path, arg.lineno, arg.col_offset + 1,
@@ -154,14 +159,16 @@ def _body(function: FunctionNode) -> list[ast.AST]:
     return [function.body] if isinstance(function, ast.Lambda) else list(function.body)
 
 
-def _names_read(function: FunctionNode) -> set[str]:
-    return {node.id for statement in _body(function) for node in ast.walk(statement)
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-
-
-def _hands_on_frame(function: FunctionNode) -> bool:
-    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FRAME_READERS
-               for statement in _body(function) for node in ast.walk(statement))
+def _reads(function: FunctionNode) -> tuple[set[str], bool]:
+    """The names the body reads, and whether it hands its parameters on through ``locals()``, ``vars()``... (one walk)."""
+    read: set[str] = set()
+    for statement in _body(function):
+        for node in ast.walk(statement):
+            if type(node) is ast.Name and type(node.ctx) is ast.Load:
+                read.add(node.id)
+    return read, not read.isdisjoint(_FRAME_READERS) and any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FRAME_READERS
+        for statement in _body(function) for node in ast.walk(statement))
 
 
 def _is_stub(function: FunctionNode) -> bool:

@@ -12,6 +12,7 @@ Decorators whose code cannot be read are taken to keep what they decorate.
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Callable, Iterator
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -89,8 +90,22 @@ def _last_name(node: ast.expr) -> str | None:
     return node.attr if isinstance(node, ast.Attribute) else None
 
 
-def _own_nodes(function: FunctionNode) -> Iterator[ast.AST]:
-    """The nodes of ``function``'s body, without the bodies of the functions, lambdas and classes it defines."""
+def _own_nodes(function: FunctionNode) -> tuple[ast.AST, ...]:
+    """The nodes of ``function``'s body, without the bodies of the functions, lambdas and classes it defines.
+
+    Kept per function while its tree lives: the 1,200 builders of a timm-shaped zoo share one decorator,
+    whose body was walked again for each of them (0.2 s of a cold lint).
+    """
+    found = _OWN_NODES.get(function)
+    if found is None:
+        found = _OWN_NODES[function] = tuple(_walk_own_nodes(function))
+    return found
+
+
+_OWN_NODES: weakref.WeakKeyDictionary[ast.AST, tuple[ast.AST, ...]] = weakref.WeakKeyDictionary()
+
+
+def _walk_own_nodes(function: FunctionNode) -> Iterator[ast.AST]:
     pending: list[ast.AST] = list(function.body)
     while pending:
         node = pending.pop()

@@ -19,6 +19,8 @@ from hubcheck.static.names import FileNames
 _RESOLVING_METHODS = frozenset({"resolve", "absolute"})
 _RESOLVING_CALLS = frozenset({"os.path.abspath", "os.path.realpath"})
 _JOINS = frozenset({"os.path.join", "posixpath.join"})
+_CALLED_LAST = frozenset({"join", "dirname"})
+"""The last words of the only attribute calls that build an anchored path (``os.path.join``, ``os.path.dirname``)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class RepoPathReader:
         return found if found is not None and found.parts else None
 
     def _path(self, node: ast.expr) -> AnchoredPath | None:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr not in _CALLED_LAST:
+            return None  # most calls of reached code (self.conv(x), nn.Linear(...)): no name to resolve
         up = self._anchor(node)
         if up is not None:
             return AnchoredPath(up, (), True)
